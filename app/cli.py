@@ -1,0 +1,45 @@
+"""The `eventlab` command: one entry point, one subcommand per job."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from converters.errors import EventLabError
+
+# Each module exposes `add_parser(subparsers)`; the parser it adds sets `func(args) -> int`.
+SUBCOMMAND_MODULES = (
+    "converters.cli",
+    "app.server",
+    "app.histogram.cli",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand registered."""
+    parser = argparse.ArgumentParser(
+        prog="eventlab",
+        description="ATLAS open data in the browser: event display, histogram lab, converters.",
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in SUBCOMMAND_MODULES:
+        importlib.import_module(name).add_parser(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one subcommand; user errors become one clear line on stderr and exit code 2."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except EventLabError as error:
+        print(f"eventlab {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"eventlab {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,311 @@
+"""Read inputs chunk by chunk, keep the selected events, and write display JSON or columns."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+from tqdm import tqdm
+
+from converters.columns import arrow_table, columns
+from converters.errors import EventLabError, SelectionError
+from converters.expressions import parse
+from converters.phoenix import event_json, event_keys
+from converters.read import EventBatch, EventSource
+from converters.selection import Selection
+
+CHUNK_ENTRIES = 5000
+
+
+@dataclass
+class RunSummary:
+    """What a conversion did, for the one summary line at the end."""
+
+    events: int = 0
+    entries_read: int = 0
+    inputs: int = 0
+    seconds: float = 0.0
+    collections: set[str] = field(default_factory=set)
+    skipped: dict[str, list[str]] = field(default_factory=dict)
+    missing_event_numbers: set[int] = field(default_factory=set)
+
+
+def as_selection(events: slice | Selection | None) -> Selection:
+    """A Selection from a slice of entries, a Selection, or nothing (every event)."""
+    if events is None:
+        return Selection()
+    if isinstance(events, Selection):
+        return events
+    if events.step not in (None, 1):
+        raise SelectionError("entry slices with a step are not supported")
+    return Selection(ranges=((events.start or 0, events.stop),))
+
+
+def as_sources(inputs: str | os.PathLike | Sequence[str | os.PathLike]) -> list[str]:
+    """Input names as strings, one or many."""
+    if isinstance(inputs, (str, os.PathLike)):
+        return [os.fspath(inputs)]
+    if not inputs:
+        raise EventLabError("no input file given")
+    return [os.fspath(name) for name in inputs]
+
+
+class BatchSelector:
+    """Applies a Selection to consecutive batches, keeping count across inputs."""
+
+    def __init__(self, selection: Selection):
+        self.selection = selection
+        self.kept = 0
+        self.expression = None
+        self.found_numbers: set[int] = set()
+
+    def done(self) -> bool:
+        """Whether the cap on the number of events is reached."""
+        return self.selection.max_events is not None and self.kept >= self.selection.max_events
+
+    def mask(self, batch: EventBatch, first_entry: int) -> np.ndarray:
+        """Which events of the batch to keep."""
+        mask = self.selection.entry_mask(first_entry, len(batch))
+        by_number = self.selection.number_mask(batch.info["event"])
+        self.found_numbers |= set(batch.info["event"][by_number & mask].astype(np.int64).tolist())
+        mask &= by_number
+        if self.selection.expression and mask.any():
+            mask &= self.expression_mask(batch)
+        if self.selection.max_events is not None:
+            room = self.selection.max_events - self.kept
+            mask &= np.cumsum(mask) <= room
+        self.kept += int(mask.sum())
+        return mask
+
+    def expression_mask(self, batch: EventBatch) -> np.ndarray:
+        """Events passing the --select expression over the per-event columns."""
+        table = columns(batch)
+        if self.expression is None:
+            self.expression = parse(self.selection.expression, table.keys())
+        result = np.asarray(self.expression.evaluate(table))
+        if result.dtype != bool:
+            raise SelectionError(
+                f"--select {self.selection.expression!r} gives numbers, not true/false;"
+                " compare it with something, e.g. 'n_muons >= 2'"
+            )
+        return result
+
+
+def selected_batches(
+    inputs: Sequence[str],
+    selection: Selection,
+    summary: RunSummary,
+    progress: bool = False,
+    chunk_entries: int = CHUNK_ENTRIES,
+) -> Iterator[EventBatch]:
+    """The selected events of all inputs, chunk by chunk."""
+    sources = [EventSource(name) for name in inputs]
+    summary.inputs = len(sources)
+    for source in sources:
+        if source.skipped:
+            summary.skipped[source.source] = source.skipped
+    limit = selection.entry_limit()
+    total = sum(s.num_entries for s in sources)
+    selector = BatchSelector(selection)
+    offset = 0
+    with tqdm(
+        total=min(total, limit) if limit is not None else total,
+        unit="events",
+        delay=2.0,
+        disable=not progress,
+        file=sys.stderr,
+    ) as bar:
+        for source in sources:
+            stop = source.num_entries if limit is None else min(source.num_entries, limit - offset)
+            for first, batch in source.iterate(0, max(stop, 0), chunk_entries):
+                summary.entries_read += len(batch)
+                bar.update(len(batch))
+                kept = batch.take(selector.mask(batch, offset + first))
+                if len(kept):
+                    summary.collections |= set(kept.collections)
+                    yield kept
+                if selector.done():
+                    return
+            offset += source.num_entries
+            if limit is not None and offset >= limit:
+                break
+    summary.missing_event_numbers = set(selection.event_numbers) - selector.found_numbers
+    summary.events = selector.kept
+
+
+def require_events(summary: RunSummary, selection: Selection) -> None:
+    """Fail clearly when the selection kept nothing."""
+    if summary.events:
+        return
+    if selection.event_numbers:
+        raise SelectionError("none of the requested event numbers is in the input")
+    if selection.expression:
+        raise SelectionError(f"no event passes --select {selection.expression!r}")
+    raise SelectionError("the selection keeps no event (check --events against the input size)")
+
+
+@contextmanager
+def atomic_output(path: Path, binary: bool = False) -> Iterator[IO]:
+    """A file written under a temporary name and renamed into place only on success."""
+    path = Path(path)
+    if path.parent and not path.parent.exists():
+        raise EventLabError(f"{path.parent}: output folder does not exist")
+    temporary = path.with_name(f".{path.name}.partial-{os.getpid()}")
+    compress = path.suffix == ".gz"
+    try:
+        if compress:
+            handle = gzip.open(temporary, "wb" if binary else "wt", encoding=None if binary else "utf-8")
+        else:
+            handle = open(temporary, "wb" if binary else "w", encoding=None if binary else "utf-8")
+        with handle:
+            yield handle
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def unique_keys(keys: np.ndarray, seen: set[str], first_entry: int) -> list[str]:
+    """Event keys made unique across the whole output (a suffix where one repeats)."""
+    keys = keys.tolist()
+    if seen.isdisjoint(keys) and len(set(keys)) == len(keys):
+        seen.update(keys)
+        return keys
+    unique = []
+    for index, key in enumerate(keys):
+        candidate = key if key not in seen else f"{key}#{first_entry + index}"
+        seen.add(candidate)
+        unique.append(candidate)
+    return unique
+
+
+def write_display_json(
+    inputs: str | os.PathLike | Sequence[str | os.PathLike],
+    output: str | os.PathLike,
+    events: slice | Selection | None = None,
+    metadata: Mapping[str, str] | None = None,
+    progress: bool = False,
+) -> RunSummary:
+    """Convert inputs to a Phoenix multi-event JSON file (gzip-compressed if it ends in .gz)."""
+    selection = as_selection(events)
+    summary = RunSummary()
+    started = time.perf_counter()
+    seen: set[str] = set()
+    with atomic_output(Path(output)) as out:
+        out.write("{\n")
+        written = 0
+        for batch in selected_batches(as_sources(inputs), selection, summary, progress):
+            keys = unique_keys(event_keys(batch), seen, written)
+            members = map('"{}": {}'.format, keys, event_json(batch, metadata))
+            out.write(("" if written == 0 else ",\n") + ",\n".join(members))
+            written += len(batch)
+        out.write("\n}\n")
+        require_events(summary, selection)
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def convert_events(
+    inputs: str | os.PathLike | Sequence[str | os.PathLike],
+    events: slice | Selection | None = None,
+    metadata: Mapping[str, str] | None = None,
+) -> dict[str, dict]:
+    """Phoenix event dicts keyed by "RUN-EVENT", for the app and notebooks."""
+    selection = as_selection(events)
+    summary = RunSummary()
+    seen: set[str] = set()
+    members: list[str] = []
+    for batch in selected_batches(as_sources(inputs), selection, summary):
+        keys = unique_keys(event_keys(batch), seen, len(members))
+        members.extend(map('"{}": {}'.format, keys, event_json(batch, metadata)))
+    require_events(summary, selection)
+    return json.loads("{" + ",".join(members) + "}")
+
+
+def column_tables(
+    inputs: Sequence[str],
+    selection: Selection,
+    summary: RunSummary,
+    metadata: Mapping[str, str] | None,
+    limits: Mapping[str, int],
+    progress: bool = False,
+) -> Iterator[pa.Table]:
+    """Arrow tables of per-event columns, chunk by chunk."""
+    for batch in selected_batches(inputs, selection, summary, progress):
+        yield arrow_table(columns(batch, **limits), metadata)
+
+
+def columns_table(
+    inputs: str | os.PathLike | Sequence[str | os.PathLike],
+    events: slice | Selection | None = None,
+    metadata: Mapping[str, str] | None = None,
+    max_leptons: int = 4,
+    max_jets: int = 4,
+    max_photons: int = 2,
+) -> pa.Table:
+    """All selected events' columns as one pyarrow table."""
+    selection = as_selection(events)
+    summary = RunSummary()
+    limits = {"max_leptons": max_leptons, "max_jets": max_jets, "max_photons": max_photons}
+    tables = list(column_tables(as_sources(inputs), selection, summary, metadata, limits))
+    require_events(summary, selection)
+    return concatenate(tables)
+
+
+def concatenate(tables: list[pa.Table]) -> pa.Table:
+    """One table from chunks; inputs of different formats must share their columns."""
+    try:
+        return pa.concat_tables(tables, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as error:
+        raise EventLabError(f"the inputs give different columns and cannot be merged: {error}") from None
+
+
+def write_columns(
+    inputs: str | os.PathLike | Sequence[str | os.PathLike],
+    output: str | os.PathLike,
+    events: slice | Selection | None = None,
+    metadata: Mapping[str, str] | None = None,
+    max_leptons: int = 4,
+    max_jets: int = 4,
+    max_photons: int = 2,
+    progress: bool = False,
+) -> RunSummary:
+    """Write per-event columns to a parquet or CSV file, chosen by the output's extension."""
+    output = Path(output)
+    suffix = output.suffix.lower()
+    if suffix not in (".parquet", ".csv"):
+        raise EventLabError(f"{output}: the output must end in .parquet or .csv")
+    selection = as_selection(events)
+    summary = RunSummary()
+    started = time.perf_counter()
+    limits = {"max_leptons": max_leptons, "max_jets": max_jets, "max_photons": max_photons}
+    with atomic_output(output, binary=True) as out:
+        writer, schema = None, None
+        tables = column_tables(as_sources(inputs), selection, summary, metadata, limits, progress)
+        for table in tables:
+            if writer is None:
+                schema = table.schema
+                writer = (
+                    pq.ParquetWriter(out, schema, compression="zstd")
+                    if suffix == ".parquet"
+                    else pa_csv.CSVWriter(out, schema)
+                )
+            if table.schema != schema:
+                table = concatenate([schema.empty_table(), table]).cast(schema)
+            writer.write_table(table)
+        if writer is not None:
+            writer.close()
+        require_events(summary, selection)
+    summary.seconds = time.perf_counter() - started
+    return summary

@@ -1,0 +1,194 @@
+"""What EventLab reads from each input format: collections, their kind, and branch candidates.
+
+Branch names differ between releases, so every field lists candidate names; the reader takes the
+first one a file has. PHYSLITE fields are in MeV and mm; education ntuples of the `analysis` tree
+are in GeV, those of the older `mini` tree in MeV.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+PHYSLITE_TREE = "CollectionTree"
+NTUPLE_TREES = {"analysis": 1000.0, "mini": 1.0}  # tree name -> factor to MeV
+
+# Source codes of the MET_Core soft terms (MissingETBase::Source bit patterns).
+MET_SOFT_TRACK_SOURCE = 81952
+MET_SOFT_CLUSTER_SOURCE = 69664
+
+# DL1dv01 b-tagging: discriminant = ln(pb / (fc pc + (1 - fc) pu)), 77 % efficiency working point.
+DL1D_CHARM_FRACTION = 0.018
+DL1D_77_CUT = 2.456
+
+
+@dataclass(frozen=True)
+class Link:
+    """An element link of a collection to objects of another collection."""
+
+    branch: str  # the link's name in the AuxDyn container, e.g. "inDetTrackParticleLink"
+    target: str  # the collection it points into
+
+
+@dataclass(frozen=True)
+class CollectionSpec:
+    """One PHYSLITE container: its kind and the fields EventLab reads from it."""
+
+    name: str
+    kind: str  # track | jet | electron | muon | photon | tau | cluster | vertex
+    fields: dict[str, tuple[str, ...]]  # our field name -> candidate branch field names
+    links: tuple[Link, ...] = ()
+    optional_fields: tuple[str, ...] = ()
+    cone_radius: float = 0.4
+    reach: str = "inner"  # tracks: how far they are drawn (inner detector or muon system)
+
+    def branch_candidates(self, field_name: str) -> list[str]:
+        """Full branch names to try, new-style AuxDyn first, then split Aux. branches."""
+        names = []
+        for leaf in self.fields[field_name]:
+            names.append(f"{self.name}AuxDyn.{leaf}")
+            names.append(f"{self.name}Aux./{self.name}Aux.{leaf}")
+            names.append(f"{self.name}Aux.{leaf}")
+        return names
+
+
+TRACK_FIELDS = {
+    "d0": ("d0",),
+    "z0": ("z0",),
+    "phi": ("phi", "phi0"),
+    "theta": ("theta",),
+    "qop": ("qOverP",),
+}
+FOUR_MOMENTUM = {"pt": ("pt",), "eta": ("eta",), "phi": ("phi",), "m": ("m",)}
+CLUSTER_FIELDS = {"e": ("calE", "e"), "eta": ("calEta", "eta"), "phi": ("calPhi", "phi")}
+
+PHYSLITE_COLLECTIONS: tuple[CollectionSpec, ...] = (
+    CollectionSpec("InDetTrackParticles", "track", TRACK_FIELDS),
+    CollectionSpec(
+        "GSFTrackParticles",
+        "track",
+        TRACK_FIELDS,
+        links=(Link("originalTrackParticle", "InDetTrackParticles"),),
+    ),
+    CollectionSpec("CombinedMuonTrackParticles", "track", TRACK_FIELDS, reach="muon"),
+    CollectionSpec("ExtrapolatedMuonTrackParticles", "track", TRACK_FIELDS, reach="muon"),
+    CollectionSpec("MuonSpectrometerTrackParticles", "track", TRACK_FIELDS, reach="muon"),
+    CollectionSpec(
+        "AnalysisJets",
+        "jet",
+        FOUR_MOMENTUM,
+        links=(Link("btaggingLink", "BTagging_AntiKt4EMPFlow"),),
+    ),
+    CollectionSpec("AnalysisLargeRJets", "jet", FOUR_MOMENTUM, cone_radius=1.0),
+    CollectionSpec(
+        "AnalysisTauJets",
+        "tau",
+        {**FOUR_MOMENTUM, "charge": ("charge",)},
+        cone_radius=0.2,
+    ),
+    CollectionSpec(
+        "AnalysisElectrons",
+        "electron",
+        {**FOUR_MOMENTUM, "charge": ("charge",)},
+        links=(
+            Link("trackParticleLinks", "GSFTrackParticles"),
+            Link("caloClusterLinks", "egammaClusters"),
+        ),
+    ),
+    CollectionSpec(
+        "AnalysisMuons",
+        "muon",
+        {**FOUR_MOMENTUM, "charge": ("charge",)},
+        links=(
+            Link("combinedTrackParticleLink", "CombinedMuonTrackParticles"),
+            Link("inDetTrackParticleLink", "InDetTrackParticles"),
+            Link("extrapolatedMuonSpectrometerTrackParticleLink", "ExtrapolatedMuonTrackParticles"),
+            Link("muonSpectrometerTrackParticleLink", "MuonSpectrometerTrackParticles"),
+        ),
+        optional_fields=("m",),
+    ),
+    CollectionSpec(
+        "AnalysisPhotons",
+        "photon",
+        FOUR_MOMENTUM,
+        links=(Link("caloClusterLinks", "egammaClusters"),),
+    ),
+    CollectionSpec("egammaClusters", "cluster", CLUSTER_FIELDS),
+    CollectionSpec("CaloCalTopoClusters", "cluster", CLUSTER_FIELDS),
+    CollectionSpec(
+        "PrimaryVertices",
+        "vertex",
+        {"x": ("x",), "y": ("y",), "z": ("z",), "vertex_type": ("vertexType",)},
+    ),
+)
+
+BTAGGING = CollectionSpec(
+    "BTagging_AntiKt4EMPFlow",
+    "btagging",
+    {"pb": ("DL1dv01_pb",), "pc": ("DL1dv01_pc",), "pu": ("DL1dv01_pu",)},
+)
+MET_CORE = CollectionSpec(
+    "MET_Core_AnalysisMET", "met", {"mpx": ("mpx",), "mpy": ("mpy",), "source": ("source",)}
+)
+
+EVENT_INFO_FIELDS: dict[str, tuple[str, ...]] = {
+    "run": ("runNumber",),
+    "event": ("eventNumber",),
+    "lumi_block": ("lumiBlock",),
+    "mc_channel": ("mcChannelNumber",),
+    "weight": ("mcEventWeights",),
+}
+
+
+def event_info_candidates(leaf_names: tuple[str, ...]) -> list[str]:
+    """Full branch names of an EventInfo field across releases."""
+    names = []
+    for leaf in leaf_names:
+        names += [f"EventInfoAuxDyn.{leaf}", f"EventInfoAux./EventInfoAux.{leaf}"]
+        names.append(f"EventInfoAux.{leaf}")
+    return names
+
+
+@dataclass(frozen=True)
+class NtupleSpec:
+    """Branch candidates of the ATLAS education ntuples (one flat tree, lists per object)."""
+
+    leptons: dict[str, tuple[str, ...]] = field(
+        default_factory=lambda: {
+            "pt": ("lep_pt",),
+            "eta": ("lep_eta",),
+            "phi": ("lep_phi",),
+            "e": ("lep_e", "lep_E"),
+            "charge": ("lep_charge",),
+            "type": ("lep_type",),
+        }
+    )
+    jets: dict[str, tuple[str, ...]] = field(
+        default_factory=lambda: {
+            "pt": ("jet_pt",),
+            "eta": ("jet_eta",),
+            "phi": ("jet_phi",),
+            "e": ("jet_e", "jet_E"),
+        }
+    )
+    jet_btag: tuple[str, ...] = ("jet_btag", "jet_btag_quantile", "jet_MV2c10")
+    photons: dict[str, tuple[str, ...]] = field(
+        default_factory=lambda: {
+            "pt": ("photon_pt",),
+            "eta": ("photon_eta",),
+            "phi": ("photon_phi",),
+            "e": ("photon_e", "photon_E"),
+        }
+    )
+    met: tuple[str, ...] = ("met", "met_et")
+    met_phi: tuple[str, ...] = ("met_phi",)
+    info: dict[str, tuple[str, ...]] = field(
+        default_factory=lambda: {
+            "run": ("runNumber",),
+            "event": ("eventNumber",),
+            "mc_channel": ("channelNumber", "mcChannelNumber"),
+            "weight": ("mcWeight", "totalWeight"),
+        }
+    )
+
+
+NTUPLE = NtupleSpec()
