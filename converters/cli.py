@@ -9,7 +9,9 @@ from pathlib import Path
 from converters.errors import EventLabError
 from converters.selection import Selection, parse_event_numbers, parse_ranges
 
-INPUT_HELP = "PHYSLITE file(s) or ATLAS education ntuple(s): local paths or URLs (https://, root://)"
+INPUT_HELP = (
+    "PHYSLITE file(s) or ATLAS education ntuple(s): local paths or URLs (https://, root://)"
+)
 
 
 def positive_int(text: str) -> int:
@@ -36,7 +38,7 @@ def add_selection_options(parser: argparse.ArgumentParser) -> None:
     choice.add_argument(
         "--select",
         metavar="EXPR",
-        help="a cut over the per-event columns, e.g. \"n_muons >= 2 & met > 30\"",
+        help='a cut over the per-event columns, e.g. "n_muons >= 2 & met > 30"',
     )
     group.add_argument("--max-events", type=positive_int, metavar="N", help="stop after N events")
 
@@ -45,7 +47,9 @@ def selection_from(args: argparse.Namespace) -> Selection:
     """The Selection the command-line options describe."""
     return Selection(
         ranges=parse_ranges(args.events) if args.events else (),
-        event_numbers=parse_event_numbers(args.event_numbers) if args.event_numbers else frozenset(),
+        event_numbers=parse_event_numbers(args.event_numbers)
+        if args.event_numbers
+        else frozenset(),
         expression=args.select,
         max_events=args.max_events,
     )
@@ -71,9 +75,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Write one row per event (GeV) for the histogram lab.",
     )
     columns.add_argument("inputs", nargs="+", metavar="INPUT", help=INPUT_HELP)
-    columns.add_argument(
-        "-o", "--output", type=Path, required=True, help="output .parquet or .csv"
-    )
+    columns.add_argument("-o", "--output", type=Path, required=True, help="output .parquet or .csv")
     add_selection_options(columns)
     for name, default in (("leptons", 4), ("jets", 4), ("photons", 2)):
         columns.add_argument(

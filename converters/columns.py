@@ -8,7 +8,7 @@ import awkward as ak
 import numpy as np
 import pyarrow as pa
 
-from converters.kinematics import momenta, missing_et
+from converters.kinematics import missing_et, momenta
 from converters.read import ELECTRON_MASS, MUON_MASS, EventBatch
 
 GEV = 1000.0
@@ -47,7 +47,9 @@ def leptons(batch: EventBatch) -> ak.Array:
         records = accepted(batch.collections.get(name), cuts)
         if records is None:
             continue
-        records = with_energy(ak.zip({key: records[key] for key in ("pt", "eta", "phi", "charge")}), mass)
+        records = with_energy(
+            ak.zip({key: records[key] for key in ("pt", "eta", "phi", "charge")}), mass
+        )
         flavours = ak.zeros_like(records["pt"], dtype=np.int64) + flavour
         parts.append(ak.with_field(records, flavours, "flavour"))
     if not parts:
@@ -146,7 +148,9 @@ def columns(
     table["met_phi"] = np.arctan2(mey, mex)
     table["m_ll"] = leading_ossf_mass(leps)
     table["m_4l"] = first_n_mass(leps["p4"], 4) if "p4" in leps.fields else nan_column(len(batch))
-    table["m_yy"] = first_n_mass(photons["p4"], 2) if "p4" in photons.fields else nan_column(len(batch))
+    table["m_yy"] = (
+        first_n_mass(photons["p4"], 2) if "p4" in photons.fields else nan_column(len(batch))
+    )
     table["mt_w"] = transverse_mass(leps, mex, mey)
     return table
 

@@ -67,7 +67,13 @@ def tracks(records: ak.Array, spec: CollectionSpec) -> ak.Array:
     points, counts = propagate_flat(d0, z0, phi, theta, qop, ENVELOPES[spec.reach])
     pos = ak.unflatten(ak.unflatten(np.round(points, 1) + 0.0, counts), per_event)
     dparams = np.stack(
-        [np.round(d0, 3), np.round(z0, 2), np.round(phi, 5), np.round(theta, 5), significant(qop, 5)],
+        [
+            np.round(d0, 3),
+            np.round(z0, 2),
+            np.round(phi, 5),
+            np.round(theta, 5),
+            significant(qop, 5),
+        ],
         axis=1,
     )
     kinematics = track_kinematics(theta, qop)
@@ -82,7 +88,10 @@ def tracks(records: ak.Array, spec: CollectionSpec) -> ak.Array:
         "z0": np.round(z0, 2),
     }
     return objects(
-        {k: v if isinstance(v, ak.Array) else ak.unflatten(v, per_event) for k, v in by_event.items()}
+        {
+            k: v if isinstance(v, ak.Array) else ak.unflatten(v, per_event)
+            for k, v in by_event.items()
+        }
     )
 
 
@@ -148,9 +157,7 @@ def empty_lists(per_event: ak.Array) -> ak.Array:
     return ak.unflatten(strings, per_event)
 
 
-def compound(
-    records: ak.Array, spec: CollectionSpec, targets: set[str]
-) -> ak.Array:
+def compound(records: ak.Array, spec: CollectionSpec, targets: set[str]) -> ak.Array:
     """Phoenix electrons, muons and photons with their linked tracks and clusters."""
     mass = 0.0 if spec.kind == "photon" else None
     fields = {

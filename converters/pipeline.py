@@ -136,13 +136,13 @@ def selected_batches(
                 if len(kept):
                     summary.collections |= set(kept.collections)
                     yield kept
+                summary.events = selector.kept
                 if selector.done():
                     return
             offset += source.num_entries
             if limit is not None and offset >= limit:
                 break
     summary.missing_event_numbers = set(selection.event_numbers) - selector.found_numbers
-    summary.events = selector.kept
 
 
 def require_events(summary: RunSummary, selection: Selection) -> None:
@@ -164,12 +164,10 @@ def atomic_output(path: Path, binary: bool = False) -> Iterator[IO]:
         raise EventLabError(f"{path.parent}: output folder does not exist")
     temporary = path.with_name(f".{path.name}.partial-{os.getpid()}")
     compress = path.suffix == ".gz"
+    opener = gzip.open if compress else open
+    mode = "wb" if binary else ("wt" if compress else "w")
     try:
-        if compress:
-            handle = gzip.open(temporary, "wb" if binary else "wt", encoding=None if binary else "utf-8")
-        else:
-            handle = open(temporary, "wb" if binary else "w", encoding=None if binary else "utf-8")
-        with handle:
+        with opener(temporary, mode, **({} if binary else {"encoding": "utf-8"})) as handle:
             yield handle
         os.replace(temporary, path)
     finally:
@@ -268,7 +266,9 @@ def concatenate(tables: list[pa.Table]) -> pa.Table:
     try:
         return pa.concat_tables(tables, promote_options="permissive")
     except (pa.ArrowInvalid, pa.ArrowTypeError) as error:
-        raise EventLabError(f"the inputs give different columns and cannot be merged: {error}") from None
+        raise EventLabError(
+            f"the inputs give different columns and cannot be merged: {error}"
+        ) from None
 
 
 def write_columns(

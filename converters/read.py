@@ -51,10 +51,6 @@ class EventBatch:
     def __len__(self) -> int:
         return len(self.info["event"])
 
-    def of_kind(self, kind: str) -> dict[str, ak.Array]:
-        """The collections of one kind, by name."""
-        return {name: array for name, array in self.collections.items() if self.specs[name].kind == kind}
-
     def take(self, mask: np.ndarray) -> EventBatch:
         """The events where `mask` is true (a boolean mask or integer positions)."""
 
@@ -112,9 +108,18 @@ def open_tree(source: str) -> tuple[uproot.TTree, str]:
     )
 
 
-def first_present(tree: uproot.TTree, candidates: list[str] | tuple[str, ...]) -> str | None:
+class BranchNames(set):
+    """Every branch name of a tree, by full path and by its own name."""
+
+    def __init__(self, tree: uproot.TTree):
+        paths = tree.keys(recursive=True)
+        super().__init__(paths)
+        self.update(path.rsplit("/", 1)[-1] for path in paths)
+
+
+def first_present(names: set[str], candidates: list[str] | tuple[str, ...]) -> str | None:
     """The first candidate branch name the tree has."""
-    return next((name for name in candidates if name in tree), None)
+    return next((name for name in candidates if name in names), None)
 
 
 @dataclass
@@ -138,22 +143,22 @@ class BranchPlan:
         return list(dict.fromkeys(names))
 
 
-def link_branches(tree: uproot.TTree, spec: CollectionSpec, link: Link) -> tuple[str, ...] | None:
+def link_branches(names: set[str], spec: CollectionSpec, link: Link) -> tuple[str, ...] | None:
     """Branch names of one element link: split key/index sub-branches, else the object branch."""
     base = f"{spec.name}AuxDyn.{link.branch}"
     split = (f"{base}.m_persKey", f"{base}.m_persIndex")
-    if all(name in tree for name in split):
+    if all(name in names for name in split):
         return split
-    if base in tree:
+    if base in names:
         return (base,)
     return None
 
 
-def plan_collection(tree: uproot.TTree, spec: CollectionSpec, plan: BranchPlan) -> None:
+def plan_collection(names: set[str], spec: CollectionSpec, plan: BranchPlan) -> None:
     """Add one collection's branches to the plan, or note it as skipped."""
     fields = {}
     for field_name in spec.fields:
-        branch = first_present(tree, spec.branch_candidates(field_name))
+        branch = first_present(names, spec.branch_candidates(field_name))
         if branch is None and field_name not in spec.optional_fields:
             plan.skipped.append(spec.name)
             return
@@ -162,42 +167,42 @@ def plan_collection(tree: uproot.TTree, spec: CollectionSpec, plan: BranchPlan) 
     plan.fields[spec.name] = fields
     links = {}
     for link in spec.links:
-        names = link_branches(tree, spec, link)
-        if names is not None:
-            links[link.branch] = names
+        branches = link_branches(names, spec, link)
+        if branches is not None:
+            links[link.branch] = branches
     plan.links[spec.name] = links
 
 
-def plan_physlite(tree: uproot.TTree) -> BranchPlan:
+def plan_physlite(names: set[str]) -> BranchPlan:
     """Resolve the PHYSLITE branches this file has."""
     plan = BranchPlan()
     for name, candidates in EVENT_INFO_FIELDS.items():
-        branch = first_present(tree, event_info_candidates(candidates))
+        branch = first_present(names, event_info_candidates(candidates))
         if branch is not None:
             plan.info[name] = branch
     if "event" not in plan.info:
         raise InputFileError("no eventNumber branch in EventInfo: is this a PHYSLITE file?")
     for spec in PHYSLITE_COLLECTIONS:
-        plan_collection(tree, spec, plan)
+        plan_collection(names, spec, plan)
     for spec in (BTAGGING, MET_CORE):
-        plan_collection(tree, spec, plan)
+        plan_collection(names, spec, plan)
         if spec.name in plan.skipped:
             plan.skipped.remove(spec.name)
     return plan
 
 
-def plan_ntuple(tree: uproot.TTree) -> BranchPlan:
+def plan_ntuple(names: set[str]) -> BranchPlan:
     """Resolve the education-ntuple branches this file has."""
     plan = BranchPlan()
     for name, candidates in NTUPLE.info.items():
-        branch = first_present(tree, candidates)
+        branch = first_present(names, candidates)
         if branch is not None:
             plan.info[name] = branch
     if "event" not in plan.info:
         raise InputFileError("no eventNumber branch: is this an ATLAS education ntuple?")
     groups = {"leptons": NTUPLE.leptons, "jets": NTUPLE.jets, "photons": NTUPLE.photons}
     for group, fields in groups.items():
-        resolved = {name: first_present(tree, candidates) for name, candidates in fields.items()}
+        resolved = {name: first_present(names, candidates) for name, candidates in fields.items()}
         if None in resolved.values():
             plan.skipped.append(group)
         else:
@@ -207,23 +212,40 @@ def plan_ntuple(tree: uproot.TTree) -> BranchPlan:
         ("met", NTUPLE.met),
         ("met_phi", NTUPLE.met_phi),
     ]:
-        branch = first_present(tree, candidates)
+        branch = first_present(names, candidates)
         if branch is not None:
             plan.extra[name] = branch
     return plan
 
 
-def link_index(raw: ak.Array | tuple[ak.Array, ak.Array]) -> ak.Array:
-    """Per-object index of the linked object (first valid link), -1 where there is none."""
+def link_parts(raw: ak.Array | tuple[ak.Array, ...]) -> tuple[ak.Array, ak.Array]:
+    """(m_persKey, m_persIndex) of a link branch, from split sub-branches or link records."""
     if isinstance(raw, tuple):
         keys, indices = raw
     else:
         keys, indices = raw["m_persKey"], raw["m_persIndex"]
-    indices = ak.values_astype(indices, np.int64)
-    valid = keys != 0
+    return keys, ak.values_astype(indices, np.int64)
+
+
+def container_key(parts: list[tuple[ak.Array, ak.Array]]) -> int:
+    """The storage key of a target container: the most common non-zero key linking into it.
+
+    Links can point into containers PHYSLITE does not keep (e.g. forward tracks); those carry
+    another key and must not be followed into the kept container.
+    """
+    keys = np.concatenate([ak.to_numpy(ak.flatten(k, axis=None)) for k, _ in parts] or [[]])
+    keys = keys[keys != 0]
+    if len(keys) == 0:
+        return 0
+    values, counts = np.unique(keys, return_counts=True)
+    return int(values[np.argmax(counts)])
+
+
+def link_index(keys: ak.Array, indices: ak.Array, expected_key: int) -> ak.Array:
+    """Per-object index of the linked object (first valid link), -1 where there is none."""
+    valid = (keys == expected_key) & (expected_key != 0)
     if indices.ndim == 3:
-        first = ak.firsts(indices[valid], axis=2)
-        return ak.fill_none(first, -1)
+        return ak.fill_none(ak.firsts(indices[valid], axis=2), -1)
     return ak.where(valid, indices, -1)
 
 
@@ -239,7 +261,8 @@ class EventSource:
         self.source = source
         self.tree, self.format = open_tree(source)
         self.num_entries = int(self.tree.num_entries)
-        self.plan = plan_physlite(self.tree) if self.format == "physlite" else plan_ntuple(self.tree)
+        names = BranchNames(self.tree)
+        self.plan = plan_physlite(names) if self.format == "physlite" else plan_ntuple(names)
         self.unit = NTUPLE_TREES.get(self.tree.name.split(";")[0], 1.0)
 
     @property
@@ -290,12 +313,11 @@ def physlite_batch(plan: BranchPlan, arrays: dict[str, ak.Array]) -> EventBatch:
     """Records per collection from PHYSLITE branch arrays."""
     collections, specs = {}, {}
     spec_by_name = {spec.name: spec for spec in (*PHYSLITE_COLLECTIONS, BTAGGING, MET_CORE)}
+    links = read_links(plan, arrays, spec_by_name)
     for name, fields in plan.fields.items():
         records = {key: arrays[branch] for key, branch in fields.items()}
-        for link_name, branches in plan.links.get(name, {}).items():
-            raw = tuple(arrays[b] for b in branches) if len(branches) == 2 else arrays[branches[0]]
-            records[f"link_{link_name}"] = link_index(raw)
-        collections[name] = ak.zip(records, depth_limit=2) if records else None
+        records |= links.get(name, {})
+        collections[name] = ak.zip(records, depth_limit=2)
         specs[name] = spec_by_name[name]
     batch_info = info_columns(plan, arrays)
     soft = collections.pop(MET_CORE.name, None)
@@ -306,6 +328,31 @@ def physlite_batch(plan: BranchPlan, arrays: dict[str, ak.Array]) -> EventBatch:
     attach_btag(collections, btagging)
     resolve_link_bounds(collections, specs)
     return EventBatch(batch_info, collections, specs, met_soft_track=met_soft_track)
+
+
+def read_links(
+    plan: BranchPlan, arrays: dict[str, ak.Array], spec_by_name: dict[str, CollectionSpec]
+) -> dict[str, dict[str, ak.Array]]:
+    """Link index fields ("link_<name>") per collection, checked against the target's key."""
+    parts: dict[tuple[str, str], tuple[ak.Array, ak.Array]] = {}
+    targets: dict[str, str] = {}
+    for name, branch_links in plan.links.items():
+        link_targets = {link.branch: link.target for link in spec_by_name[name].links}
+        for link_name, branches in branch_links.items():
+            raw = tuple(arrays[b] for b in branches) if len(branches) == 2 else arrays[branches[0]]
+            parts[name, link_name] = link_parts(raw)
+            targets[f"{name}.{link_name}"] = link_targets[link_name]
+    keys = {
+        target: container_key(
+            [part for (n, link), part in parts.items() if targets[f"{n}.{link}"] == target]
+        )
+        for target in set(targets.values())
+    }
+    links: dict[str, dict[str, ak.Array]] = {}
+    for (name, link_name), (link_keys, indices) in parts.items():
+        expected = keys[targets[f"{name}.{link_name}"]]
+        links.setdefault(name, {})[f"link_{link_name}"] = link_index(link_keys, indices, expected)
+    return links
 
 
 def soft_track_term(met_core: ak.Array) -> tuple[np.ndarray, np.ndarray]:

@@ -53,9 +53,7 @@ def helix_path_length(
     """Transverse path length from the perigee to where the helix leaves the `limit` cylinder."""
     with np.errstate(divide="ignore", invalid="ignore"):
         reach = np.clip(limit.r / (2.0 * radius), 0.0, 1.0)
-        s_radial = np.where(
-            limit.r < 2.0 * radius, 2.0 * radius * np.arcsin(reach), np.pi * radius
-        )
+        s_radial = np.where(limit.r < 2.0 * radius, 2.0 * radius * np.arcsin(reach), np.pi * radius)
         s_longitudinal = np.where(
             cot_theta != 0, (np.sign(cot_theta) * limit.z - z0) / cot_theta, np.inf
         )
@@ -70,9 +68,7 @@ def points_per_track(turning_angle: np.ndarray, radius: np.ndarray) -> np.ndarra
     return np.clip(np.nan_to_num(count, nan=2.0), 2, MAX_POINTS).astype(np.int64)
 
 
-def straight_exit(
-    position: np.ndarray, direction: np.ndarray, envelope: Envelope
-) -> np.ndarray:
+def straight_exit(position: np.ndarray, direction: np.ndarray, envelope: Envelope) -> np.ndarray:
     """Where straight lines from `position` along `direction` (N, 3) leave the envelope."""
     px, py, pz = position.T
     dx, dy, dz = direction.T
@@ -136,7 +132,9 @@ def append_points(
 
 def propagate(tracks: ak.Array, envelope: Envelope) -> ak.Array:
     """Helix points per track for a jagged (events x tracks) record array with perigee fields."""
-    flat = {key: ak.to_numpy(ak.flatten(tracks[key])) for key in ("d0", "z0", "phi", "theta", "qop")}
+    flat = {
+        key: ak.to_numpy(ak.flatten(tracks[key])) for key in ("d0", "z0", "phi", "theta", "qop")
+    }
     points, counts = propagate_flat(
         flat["d0"], flat["z0"], flat["phi"], flat["theta"], flat["qop"], envelope
     )
