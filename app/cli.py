@@ -11,6 +11,7 @@ from converters.errors import EventLabError
 # Each module exposes `add_parser(subparsers)`; the parser it adds sets `func(args) -> int`.
 SUBCOMMAND_MODULES = (
     "converters.cli",
+    "geometry.cli",
     "app.server",
     "app.histogram.cli",
 )
