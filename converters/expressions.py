@@ -22,6 +22,8 @@ import difflib
 import functools
 import keyword
 import math
+import re
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -43,6 +45,10 @@ MAX_DEPTH = 40
 _BLOCK_ROWS = 1 << 16
 # How much of a long expression the caret display shows around the offending part.
 _DISPLAY_WIDTH = 76
+
+# Python's parser warns about odd literals like `1and`; the user sees our errors instead.
+_PARSER_FILENAME = "<eventlab expression>"
+warnings.filterwarnings("ignore", category=Warning, module=re.escape(_PARSER_FILENAME))
 
 Value = Any  # a numpy array, or a numpy scalar that broadcasts over the events
 Program = Callable[[Mapping[str, np.ndarray]], Value]
@@ -399,8 +405,6 @@ def _prepare(expression: str) -> _Prepared:
         ends.extend([end] * len(text))
 
     index = 0
-    while index < len(expression) and expression[index].isspace():
-        index += 1
     while index < len(expression):
         char = expression[index]
         if char == "`":
@@ -427,7 +431,9 @@ def _prepare(expression: str) -> _Prepared:
         else:
             emit(" " if char in "\r\n" else char, index, index + 1)
             index += 1
-    return _Prepared("".join(pieces), tuple(starts), tuple(ends), quoted)
+    text = "".join(pieces)
+    indent = len(text) - len(text.lstrip())  # Python's parser refuses leading spaces
+    return _Prepared(text[indent:], tuple(starts[indent:]), tuple(ends[indent:]), quoted)
 
 
 def _check_brackets(prepared: _Prepared, expression: str) -> None:
@@ -456,13 +462,18 @@ def _syntax_message(error: SyntaxError, culprit: str) -> str:
     )
     if message == "invalid syntax":
         message = "invalid syntax here"
+    if culprit in ("~", "!", "not"):
+        example = f"({culprit}{' ' if culprit == 'not' else ''}b)"
+        message += f"; '{culprit}' negates a whole condition: in arithmetic, write {example}"
+    elif culprit in ("&", "|", "&&", "||"):
+        message += f"; '{culprit}' needs a condition on each side"
     return f"syntax error: {message}"
 
 
 def _parse_tree(prepared: _Prepared, expression: str) -> ast.Expression:
     """Python's parser on the prepared text; its failures become ExpressionError."""
     try:
-        return ast.parse(prepared.text, mode="eval")
+        return ast.parse(prepared.text, filename=_PARSER_FILENAME, mode="eval")
     except SyntaxError as error:
         text = prepared.text
         if error.offset is None or error.offset < 1 or error.lineno != 1:
@@ -490,7 +501,7 @@ def _parse_tree(prepared: _Prepared, expression: str) -> ast.Expression:
 
 def _check_tree(
     tree: ast.Expression, node_span: Callable[[ast.AST], tuple[int, int]], expression: str
-):
+) -> None:
     """Bound the cost: at most MAX_NODES parts and MAX_DEPTH levels (walked without recursion)."""
     count = 0
     stack: list[tuple[ast.AST, int]] = [(tree.body, 1)]

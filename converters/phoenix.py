@@ -6,10 +6,12 @@ fields are Phoenix attributes, and awkward writes the JSON. Units are MeV, mm an
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping
 
 import awkward as ak
 import numpy as np
+import polars
 
 from converters.kinematics import energy, missing_et
 from converters.read import EventBatch
@@ -240,7 +242,14 @@ def event_keys(batch: EventBatch) -> np.ndarray:
 
 
 def event_json(batch: EventBatch, metadata: Mapping[str, str] | None = None) -> list[str]:
-    """The JSON text of every event of the batch."""
+    """The JSON text of every event of the batch.
+
+    awkward -> Arrow -> polars shares the buffers, and polars writes JSON in compiled code;
+    awkward's own writer goes through Python objects and is about twenty times slower.
+    """
     if len(batch) == 0:
         return []
-    return ak.to_json(event_records(batch, metadata), line_delimited=True).rstrip("\n").split("\n")
+    table = ak.to_arrow_table(event_records(batch, metadata), extensionarray=False)
+    buffer = io.BytesIO()
+    polars.from_arrow(table).write_ndjson(buffer)
+    return buffer.getvalue().decode("utf-8").rstrip("\n").split("\n")

@@ -236,3 +236,44 @@ def test_truncated_file_fails_cleanly_without_output(physlite_example, tmp_path)
         write_display_json(truncated, output)
     assert not output.exists()
     assert [p.name for p in tmp_path.iterdir()] == ["truncated.root"]
+
+
+@pytest.fixture(scope="module")
+def education_ntuple(tmp_path_factory):
+    """A small ATLAS education ntuple (tree `analysis`, GeV) from the toy recipe."""
+    from sample_events.ntuple_writer import write_education_ntuple
+
+    return write_education_ntuple(tmp_path_factory.mktemp("ntuple") / "ntuple.root", 400, 11)
+
+
+def test_education_ntuples_convert_to_display_json(education_ntuple):
+    tree = uproot.open(education_ntuple)["analysis"]
+    events = convert_events(education_ntuple)
+    assert len(events) == tree.num_entries
+    lep_type = tree["lep_type"].array()
+    lep_pt = tree["lep_pt"].array()
+    for index, event in enumerate(list(events.values())[:50]):
+        muons = event["Muons"]["AnalysisMuons"]
+        assert len(muons) == int(np.sum(lep_type[index] == 13))
+        for muon in muons:
+            name, position = muon["LinkedTracks"][0].split(":")
+            track = event["Tracks"][name][int(position)]
+            assert track["pT"] == pytest.approx(muon["pT"], rel=1e-3)
+            assert track["charge"] == muon["charge"]
+        leptons_mev = sorted(float(pt) * 1000 for pt in lep_pt[index])
+        drawn = sorted(
+            lepton["pT"]
+            for kind in ("Electrons", "Muons")
+            for lepton in next(iter(event[kind].values()))
+        )
+        assert drawn == pytest.approx(leptons_mev, abs=1)
+        met = event["MissingEnergy"]["MET"][0]
+        assert met["et"] == pytest.approx(float(tree["met"].array()[index]) * 1000, abs=1)
+
+
+def test_education_ntuples_give_the_same_columns(education_ntuple):
+    table = columns_table(education_ntuple)
+    assert table.num_rows == 400
+    m_ll = table["m_ll"].to_numpy()
+    assert np.nanmedian(m_ll[(m_ll > 70) & (m_ll < 110)]) == pytest.approx(91.2, abs=1.5)
+    assert "n_bjets" in table.column_names

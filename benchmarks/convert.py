@@ -1,0 +1,125 @@
+"""Speed of `convert` and `columns` against reading alone (the floor) and a per-event loop.
+
+    python benchmarks/convert.py [--events 20000] [--naive-events 200]
+
+Writes a large PHYSLITE-schema file with the toy-sample recipe in a temporary folder, then
+prints events/s for: uproot reading the same branches (the floor), `convert` (display JSON),
+`columns` (parquet), and a plain per-event Python loop that reads one event at a time with uproot
+and builds the Phoenix dicts object by object (the naive baseline).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import tempfile
+import time
+from pathlib import Path
+
+import uproot
+
+from converters import write_columns, write_display_json
+from converters.read import EventSource
+from sample_events.physlite_writer import write_physlite
+from sample_events.simulation import simulate
+
+REAL_FILE = (
+    Path(__file__).resolve().parents[2] / "shared" / "data" / "physlite" / "PHYSLITE_example.root"
+)
+
+
+def timed(function, *args, **kwargs) -> float:
+    """Seconds one call takes."""
+    started = time.perf_counter()
+    function(*args, **kwargs)
+    return time.perf_counter() - started
+
+
+def read_floor(path: Path) -> float:
+    """Seconds uproot takes to read every branch the converters read, in the same chunks."""
+    started = time.perf_counter()
+    source = EventSource(str(path))
+    for start in range(0, source.num_entries, 5000):
+        source.read_arrays(start, min(start + 5000, source.num_entries))
+    return time.perf_counter() - started
+
+
+def naive_convert(path: Path, count: int) -> dict:
+    """The per-event Python loop: one uproot read and Python dicts per event and object."""
+    tree = uproot.open(path)["CollectionTree"]
+    branches = (
+        [f"InDetTrackParticlesAuxDyn.{name}" for name in ("d0", "z0", "phi", "theta", "qOverP")]
+        + [f"AnalysisJetsAuxDyn.{name}" for name in ("pt", "eta", "phi")]
+        + [
+            "EventInfoAuxDyn.eventNumber",
+            "EventInfoAuxDyn.runNumber",
+        ]
+    )
+    events = {}
+    for entry in range(count):
+        arrays = tree.arrays(branches, entry_start=entry, entry_stop=entry + 1, library="np")
+        tracks = []
+        for index in range(len(arrays["InDetTrackParticlesAuxDyn.d0"][0])):
+            theta = float(arrays["InDetTrackParticlesAuxDyn.theta"][0][index])
+            qop = float(arrays["InDetTrackParticlesAuxDyn.qOverP"][0][index])
+            pt = abs(math.sin(theta) / qop)
+            tracks.append(
+                {
+                    "dparams": [
+                        float(arrays[f"InDetTrackParticlesAuxDyn.{n}"][0][index])
+                        for n in ("d0", "z0", "phi", "theta", "qOverP")
+                    ],
+                    "pT": pt,
+                }
+            )
+        jets = [
+            {"pt": float(pt), "eta": float(eta), "phi": float(phi)}
+            for pt, eta, phi in zip(
+                arrays["AnalysisJetsAuxDyn.pt"][0],
+                arrays["AnalysisJetsAuxDyn.eta"][0],
+                arrays["AnalysisJetsAuxDyn.phi"][0],
+                strict=True,
+            )
+        ]
+        key = f"{arrays['EventInfoAuxDyn.runNumber'][0]}-{arrays['EventInfoAuxDyn.eventNumber'][0]}"
+        events[key] = {"Tracks": {"InDetTrackParticles": tracks}, "Jets": {"AnalysisJets": jets}}
+    return events
+
+
+def report(name: str, path: Path, naive_events: int, folder: Path) -> None:
+    """Print the figures for one input file."""
+    entries = EventSource(str(path)).num_entries
+    floor = read_floor(path)
+    convert = timed(write_display_json, path, folder / "events.json")
+    columns = timed(write_columns, path, folder / "columns.parquet")
+    naive_count = min(naive_events, entries)
+    naive = timed(naive_convert, path, naive_count) / naive_count * entries
+    print(f"\n{name}: {entries} events, {path.stat().st_size / 1e6:.1f} MB")
+    print(f"  {'uproot read (floor)':<28}{entries / floor:>12,.0f} events/s  {floor:7.2f} s")
+    for label, seconds in (("convert (display JSON)", convert), ("columns (parquet)", columns)):
+        print(
+            f"  {label:<28}{entries / seconds:>12,.0f} events/s  {seconds:7.2f} s"
+            f"  = {seconds / floor:4.2f} x floor, {naive / seconds:6.0f} x naive loop"
+        )
+    print(f"  {'naive per-event loop':<28}{entries / naive:>12,.1f} events/s  (over {naive_count})")
+
+
+def main() -> None:
+    """Generate the large input and print the comparison."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--naive-events", type=int, default=200)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        folder = Path(folder)
+        started = time.perf_counter()
+        _, events = simulate(args.events, seed=7)
+        big = write_physlite(folder / "large_physlite.root", events)
+        print(f"wrote {args.events} toy events in {time.perf_counter() - started:.1f} s")
+        report("toy PHYSLITE file", big, args.naive_events, folder)
+        if REAL_FILE.exists():
+            report("real PHYSLITE example", REAL_FILE, args.naive_events, folder)
+
+
+if __name__ == "__main__":
+    main()
