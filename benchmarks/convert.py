@@ -16,6 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import awkward as ak
 import uproot
 
 from converters import write_columns, write_display_json
@@ -86,6 +87,29 @@ def naive_convert(path: Path, count: int) -> dict:
     return events
 
 
+def replicate(source: Path, destination: Path, copies: int) -> Path:
+    """Write the branches the converters read from `source`, repeated `copies` times.
+
+    uproot cannot write lists of element links, so those become one link per object (their
+    first), stored as key/index sub-branches like PHYSLITE's single links.
+    """
+    reader = EventSource(str(source))
+    arrays = reader.read_arrays(0, reader.num_entries)
+    branches = {}
+    for name, values in arrays.items():
+        if values.ndim == 3:  # vector<vector<ElementLink>>: keep the first link of each object
+            first = ak.firsts(values, axis=2)
+            branches[f"{name}.m_persKey"] = ak.fill_none(first["m_persKey"], 0)
+            branches[f"{name}.m_persIndex"] = ak.fill_none(first["m_persIndex"], 0)
+        else:
+            branches[name] = values
+    repeated = {name: ak.concatenate([values] * copies) for name, values in branches.items()}
+    with uproot.recreate(destination, compression=uproot.ZLIB(1)) as output:
+        output.mktree("CollectionTree", {n: v.type.content for n, v in repeated.items()})
+        output["CollectionTree"].extend(repeated)
+    return destination
+
+
 def report(name: str, path: Path, naive_events: int, folder: Path) -> None:
     """Print the figures for one input file."""
     entries = EventSource(str(path)).num_entries
@@ -118,7 +142,9 @@ def main() -> None:
         print(f"wrote {args.events} toy events in {time.perf_counter() - started:.1f} s")
         report("toy PHYSLITE file", big, args.naive_events, folder)
         if REAL_FILE.exists():
-            report("real PHYSLITE example", REAL_FILE, args.naive_events, folder)
+            copies = max(1, args.events // 100)
+            replicated = replicate(REAL_FILE, folder / "replicated_example.root", copies)
+            report(f"real PHYSLITE example x {copies}", replicated, args.naive_events, folder)
 
 
 if __name__ == "__main__":
