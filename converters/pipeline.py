@@ -26,7 +26,7 @@ from converters.phoenix import event_json, event_keys
 from converters.read import EventBatch, EventSource
 from converters.selection import Selection
 
-CHUNK_ENTRIES = 5000
+CHUNK_ENTRIES = 2000
 
 
 @dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import awkward as ak
@@ -292,10 +293,22 @@ class EventSource:
         return ntuple_batch(self.plan, arrays, self.unit)
 
     def iterate(self, start: int, stop: int, step: int) -> Iterator[tuple[int, EventBatch]]:
-        """Batches of at most `step` entries over [start, stop), with their first entry."""
-        for chunk_start in range(start, stop, step):
-            chunk_stop = min(chunk_start + step, stop)
-            yield chunk_start, self.read(chunk_start, chunk_stop)
+        """Batches of at most `step` entries over [start, stop), with their first entry.
+
+        The next batch is read in a second thread while the caller works on the current one:
+        decompression and array building release the GIL, so both cores are used.
+        """
+        starts = list(range(start, stop, step))
+        if not starts:
+            return
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pending = pool.submit(self.read, starts[0], min(starts[0] + step, stop))
+            for position, chunk_start in enumerate(starts):
+                batch = pending.result()
+                if position + 1 < len(starts):
+                    following = starts[position + 1]
+                    pending = pool.submit(self.read, following, min(following + step, stop))
+                yield chunk_start, batch
 
 
 def info_columns(plan: BranchPlan, arrays: dict[str, ak.Array]) -> dict[str, np.ndarray]:
