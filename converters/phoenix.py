@@ -14,7 +14,7 @@ import numpy as np
 import polars
 
 from converters.kinematics import energy, missing_et
-from converters.read import EventBatch
+from converters.read import ELECTRON_MASS, MUON_MASS, EventBatch
 from converters.schema import CollectionSpec
 from converters.tracks import ENVELOPES, propagate_flat, track_kinematics
 
@@ -29,6 +29,7 @@ PHOENIX_TYPES = {
     "photon": "Photons",
 }
 PDG_IDS = {"electron": 11, "muon": 13}
+MASSES = {"electron": ELECTRON_MASS, "muon": MUON_MASS}
 PRIMARY_VERTEX_TYPE = 1
 NO_VERTEX_TYPE = 0
 
@@ -132,15 +133,16 @@ def vertices(records: ak.Array, spec: CollectionSpec) -> ak.Array:
     )
 
 
-def linked(records: ak.Array, spec: CollectionSpec, targets: set[str], kind: str) -> ak.Array:
-    """Per object, the "COLLECTION:INDEX" links into `targets` of the given target kind."""
+def linked(
+    records: ak.Array, spec: CollectionSpec, present: Mapping[str, CollectionSpec], kind: str
+) -> ak.Array:
+    """Per object, the "COLLECTION:INDEX" links into the present collections of one kind."""
     per_event = ak.num(records, axis=1)
     columns, valid = [], []
     for link in spec.links:
         key = f"link_{link.branch}"
-        if link.target not in targets or key not in records.fields:
-            continue
-        if (kind == "track") != link.target.endswith(("TrackParticles", "Tracks")):
+        target = present.get(link.target)
+        if target is None or target.kind != kind or key not in records.fields:
             continue
         index = ak.to_numpy(ak.flatten(records[key])).astype(np.int64)
         columns.append(np.char.add(f"{link.target}:", index.astype(str)))
@@ -159,15 +161,16 @@ def empty_lists(per_event: ak.Array) -> ak.Array:
     return ak.unflatten(strings, per_event)
 
 
-def compound(records: ak.Array, spec: CollectionSpec, targets: set[str]) -> ak.Array:
+def compound(
+    records: ak.Array, spec: CollectionSpec, present: Mapping[str, CollectionSpec]
+) -> ak.Array:
     """Phoenix electrons, muons and photons with their linked tracks and clusters."""
-    mass = 0.0 if spec.kind == "photon" else None
     fields = {
         **angles(records),
         "pT": rounded(records["pt"], 0),
-        "energy": rounded(energy(records, mass or 0.0), 0),
-        "LinkedTracks": linked(records, spec, targets, "track"),
-        "LinkedClusters": linked(records, spec, targets, "cluster"),
+        "energy": rounded(energy(records, MASSES.get(spec.kind, 0.0)), 0),
+        "LinkedTracks": linked(records, spec, present, "track"),
+        "LinkedClusters": linked(records, spec, present, "cluster"),
     }
     if spec.kind in PDG_IDS:
         charge = ak.values_astype(records["charge"], np.int64)
@@ -220,11 +223,10 @@ def event_records(batch: EventBatch, metadata: Mapping[str, str] | None = None) 
     for key, value in (metadata or {}).items():
         fields[key] = np.full(len(batch), str(value))
     by_type: dict[str, dict[str, ak.Array]] = {}
-    targets = set(batch.collections)
     for name, records in batch.collections.items():
         spec = batch.specs[name]
         builder = BUILDERS.get(spec.kind)
-        built = builder(records, spec) if builder else compound(records, spec, targets)
+        built = builder(records, spec) if builder else compound(records, spec, batch.specs)
         by_type.setdefault(PHOENIX_TYPES[spec.kind], {})[name] = built
     by_type["MissingEnergy"] = {"MET": missing_energy(batch)}
     for type_name, collections in by_type.items():
