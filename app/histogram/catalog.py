@@ -1,0 +1,74 @@
+"""The column files a server may open: those inside its data folders, and nothing else."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.histogram.data import DATA_SUFFIXES, Dataset, read_dataset
+from app.histogram.errors import DatasetError
+
+MAX_NAME_LENGTH = 200
+
+
+@dataclass(frozen=True)
+class DataFile:
+    """A column file found in a data folder."""
+
+    name: str
+    path: Path
+    size: int
+
+
+def list_data_files(folders: tuple[Path, ...]) -> list[DataFile]:
+    """The readable column files directly inside the data folders (first folder wins a name)."""
+    found: dict[str, DataFile] = {}
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.iterdir()):
+            if path.suffix.lower() in DATA_SUFFIXES and path.is_file() and is_safe_name(path.name):
+                found.setdefault(path.name, DataFile(path.name, path, path.stat().st_size))
+    return sorted(found.values(), key=lambda item: item.name.lower())
+
+
+def is_safe_name(name: str) -> bool:
+    """True for a plain file name: no folder part, no parent reference, not hidden."""
+    return (
+        0 < len(name) <= MAX_NAME_LENGTH
+        and "/" not in name
+        and "\\" not in name
+        and "\x00" not in name
+        and name not in (".", "..")
+        and not name.startswith(".")
+        and ":" not in name
+    )
+
+
+def resolve_data_file(name: str, folders: tuple[Path, ...]) -> Path:
+    """The path of a data file given by plain name, checked to lie inside a data folder."""
+    if not is_safe_name(name):
+        raise DatasetError(f"{name!r} is not a plain file name of a data folder")
+    for folder in folders:
+        root = folder.resolve()
+        candidate = (root / name).resolve()
+        if candidate.parent == root and candidate.is_file():
+            if candidate.suffix.lower() not in DATA_SUFFIXES:
+                raise DatasetError(f"{name} is not a CSV or parquet file")
+            return candidate
+    raise DatasetError(f"no data file named {name!r} in the data folders")
+
+
+def open_data_file(name: str, folders: tuple[Path, ...]) -> Dataset:
+    """Load a data file by plain name; unchanged files are read once and shared read-only."""
+    path = resolve_data_file(name, folders)
+    stat = path.stat()
+    return load_cached(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=4)
+def load_cached(path: str, mtime_ns: int, size: int) -> Dataset:
+    """Read a file once per (path, modification time, size): datasets are never modified."""
+    del mtime_ns, size  # part of the cache key only
+    return read_dataset(Path(path), Path(path).name)

@@ -1,0 +1,326 @@
+"""Column files (CSV, parquet) read with pyarrow into datasets of float64 columns."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import json
+import re
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+
+from app.histogram.errors import DatasetError
+
+CSV_SUFFIXES = (".csv", ".tsv", ".txt")
+PARQUET_SUFFIXES = (".parquet", ".pq")
+DATA_SUFFIXES = CSV_SUFFIXES + PARQUET_SUFFIXES
+SNIFF_BYTES = 64 * 1024
+DELIMITERS = ",;\t| "
+# Suffixes of the per-event views offered for each list (jagged) column.
+JAGGED_VIEWS = {"_1": "leading element", "_2": "sub-leading element", "_n": "number of elements"}
+# Schema metadata written by pandas or Arrow themselves, not meant for people.
+TECHNICAL_METADATA = ("pandas", "ARROW:", "org.apache")
+
+
+@dataclass(frozen=True)
+class MissingValues:
+    """How many values of one column are absent (null or NaN) or infinite."""
+
+    column: str
+    missing: int
+    infinite: int
+
+
+@dataclass
+class Dataset:
+    """A table of per-event numeric columns, converted to float64 numpy arrays on first use."""
+
+    name: str
+    table: pa.Table
+    metadata: dict[str, str] = field(default_factory=dict)
+    ignored: tuple[str, ...] = ()
+    missing: tuple[MissingValues, ...] = ()
+    _arrays: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def n_rows(self) -> int:
+        """Number of rows (events)."""
+        return self.table.num_rows
+
+    @property
+    def scalar_columns(self) -> list[str]:
+        """Names of the columns with one number per row."""
+        return [f.name for f in self.table.schema if not is_list_type(f.type)]
+
+    @property
+    def jagged_columns(self) -> list[str]:
+        """Names of the list columns (several numbers per row, e.g. `Muon_pt`)."""
+        return [f.name for f in self.table.schema if is_list_type(f.type)]
+
+    @property
+    def names(self) -> list[str]:
+        """Every name an expression may use: scalar columns and the views of list columns."""
+        views = [jagged + suffix for jagged in self.jagged_columns for suffix in JAGGED_VIEWS]
+        return self.scalar_columns + views
+
+    def column(self, name: str) -> np.ndarray:
+        """The read-only float64 array of a scalar column or of a view of a list column."""
+        with self._lock:
+            if name not in self._arrays:
+                array = self._convert(name)
+                array.flags.writeable = False
+                self._arrays[name] = array
+            return self._arrays[name]
+
+    def elements(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """All elements of a list column flattened, and the number of elements of each row."""
+        if name not in self.jagged_columns:
+            raise DatasetError(f"{name!r} is not a list column of {self.name}")
+        chunked = self.table.column(name)
+        values = pc.list_flatten(chunked)
+        counts = pc.fill_null(pc.list_value_length(chunked), 0)
+        return to_float64(values), counts.to_numpy().astype(np.int64)
+
+    def _convert(self, name: str) -> np.ndarray:
+        """Convert one column or list view to float64 (nulls become NaN)."""
+        if name in self.table.column_names and name not in self.jagged_columns:
+            return to_float64(self.table.column(name))
+        for jagged in self.jagged_columns:
+            suffix = name[len(jagged) :]
+            if name.startswith(jagged) and suffix in JAGGED_VIEWS:
+                return jagged_view(*self.elements(jagged), suffix)
+        raise DatasetError(f"{self.name} has no column {name!r}")
+
+
+def is_list_type(data_type: pa.DataType) -> bool:
+    """True for list columns of numbers."""
+    list_like = pa.types.is_list(data_type) or pa.types.is_large_list(data_type)
+    return list_like and is_numeric_type(data_type.value_type)
+
+
+def is_numeric_type(data_type: pa.DataType) -> bool:
+    """True for integer, floating point, decimal and boolean columns."""
+    return (
+        pa.types.is_integer(data_type)
+        or pa.types.is_floating(data_type)
+        or pa.types.is_boolean(data_type)
+        or pa.types.is_decimal(data_type)
+    )
+
+
+def to_float64(values: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """A float64 numpy array of an Arrow column; nulls become NaN."""
+    if not pa.types.is_float64(values.type):
+        values = pc.cast(values, pa.float64())
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
+    return values.to_numpy(zero_copy_only=False)
+
+
+def jagged_view(values: np.ndarray, counts: np.ndarray, suffix: str) -> np.ndarray:
+    """The leading (`_1`) or sub-leading (`_2`) element of each row, or the count (`_n`)."""
+    if suffix == "_n":
+        return counts.astype(np.float64)
+    index = int(suffix[1:]) - 1
+    starts = np.cumsum(counts) - counts
+    result = np.full(counts.shape, np.nan)
+    present = counts > index
+    result[present] = values[starts[present] + index]
+    return result
+
+
+def read_dataset(source: Path | bytes, name: str) -> Dataset:
+    """Read a CSV or parquet file (a path, or the bytes of an upload) and validate it."""
+    suffix = Path(name).suffix.lower()
+    if suffix not in DATA_SUFFIXES:
+        allowed = ", ".join(DATA_SUFFIXES)
+        raise DatasetError(f"{name}: unsupported file type {suffix or '(none)'}; use {allowed}")
+    if isinstance(source, bytes):
+        data = source
+    elif suffix in PARQUET_SUFFIXES and source.is_file() and source.stat().st_size > 0:
+        table, metadata = read_parquet_table(source, name)
+        return validated_dataset(table, name, metadata)
+    else:
+        data = read_bytes(source)
+    if not data.strip():
+        raise DatasetError(f"{name} is empty")
+    if suffix in PARQUET_SUFFIXES:
+        table, metadata = read_parquet_table(io.BytesIO(data), name)
+    else:
+        table, metadata = read_csv_table(data, name), {}
+    return validated_dataset(table, name, metadata)
+
+
+def read_bytes(path: Path) -> bytes:
+    """The bytes of a file, or a clear error."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise DatasetError(f"{path} does not exist") from None
+    except IsADirectoryError:
+        raise DatasetError(f"{path} is a folder, not a file") from None
+    except OSError as error:
+        raise DatasetError(f"cannot read {path}: {error.strerror}") from None
+
+
+def read_parquet_table(source: Path | io.BytesIO, name: str) -> tuple[pa.Table, dict[str, str]]:
+    """A parquet table (from a path, memory-mapped, or a buffer) and its readable metadata."""
+    try:
+        table = pq.read_table(source, use_threads=True, memory_map=isinstance(source, Path))
+    except (pa.ArrowException, OSError) as error:
+        raise DatasetError(f"{name} is not a readable parquet file ({error})") from None
+    return table, readable_metadata(table.schema.metadata or {})
+
+
+def readable_metadata(raw: dict[bytes, bytes]) -> dict[str, str]:
+    """Schema metadata meant for people (e.g. dataset and note), without technical entries."""
+    result: dict[str, str] = {}
+    for key_bytes, value_bytes in raw.items():
+        key = key_bytes.decode("utf-8", "replace")
+        if key.startswith(TECHNICAL_METADATA):
+            continue
+        value = value_bytes.decode("utf-8", "replace")
+        try:
+            decoded = json.loads(value)
+        except ValueError:
+            decoded = value
+        if isinstance(decoded, dict):
+            result.update({str(k): str(v) for k, v in decoded.items()})
+        else:
+            result[key] = str(decoded)
+    return result
+
+
+def read_csv_table(data: bytes, name: str) -> pa.Table:
+    """Parse CSV bytes with a header row; the delimiter is sniffed from the first lines."""
+    sample = decoded_sample(data, name)
+    delimiter = sniff_delimiter(sample)
+    try:
+        return pa_csv.read_csv(
+            io.BytesIO(data),
+            read_options=pa_csv.ReadOptions(use_threads=True),
+            parse_options=pa_csv.ParseOptions(delimiter=delimiter),
+        )
+    except pa.ArrowInvalid as error:
+        raise DatasetError(csv_error_message(str(error), data, name)) from None
+
+
+def decoded_sample(data: bytes, name: str) -> str:
+    """The start of a file as text, or an error when it is not UTF-8."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise DatasetError(f"{name} is UTF-16 text; save it as UTF-8 CSV")
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        return decoder.decode(data[:SNIFF_BYTES], final=len(data) <= SNIFF_BYTES).lstrip("\ufeff")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise DatasetError(
+            f"{name} is not UTF-8 text (line {line}); save it as UTF-8 CSV"
+        ) from None
+
+
+def sniff_delimiter(sample: str) -> str:
+    """The field delimiter of CSV text: the standard sniffer, else the header's commonest."""
+    lines = [line for line in sample.splitlines() if line.strip()][:20]
+    try:
+        return csv.Sniffer().sniff("\n".join(lines), delimiters=DELIMITERS).delimiter
+    except csv.Error:
+        header = lines[0] if lines else ""
+        counts = {delimiter: header.count(delimiter) for delimiter in DELIMITERS}
+        best = max(counts, key=counts.get)
+        return best if counts[best] else ","
+
+
+def csv_error_message(arrow_message: str, data: bytes, name: str) -> str:
+    """A reader's message for an Arrow CSV error, with the line number of a ragged row."""
+    ragged = re.search(r"Expected (\d+) columns, got (\d+): (.*)", arrow_message, re.S)
+    if ragged:
+        expected, got, row = ragged.groups()
+        line = line_of(data, row.strip().encode("utf-8", "replace"))
+        where = f"line {line}" if line else "a row"
+        return f"{name}: {where} has {got} fields but the header has {expected} (ragged rows)"
+    if "Empty CSV file" in arrow_message:
+        return f"{name} is empty"
+    return f"{name} cannot be read as CSV: {arrow_message.removeprefix('CSV parse error: ')}"
+
+
+def line_of(data: bytes, row: bytes) -> int | None:
+    """The 1-based line number where `row` starts in `data`, if found."""
+    if not row:
+        return None
+    position = data.find(b"\n" + row)
+    return data[: position + 1].count(b"\n") + 1 if position >= 0 else None
+
+
+def validated_dataset(table: pa.Table, name: str, metadata: dict[str, str]) -> Dataset:
+    """Keep numeric and list columns, reject tables that cannot make histograms."""
+    if table.num_columns == 0:
+        raise DatasetError(f"{name} is empty")
+    binary = [f.name for f in table.schema if pa.types.is_binary(f.type)]
+    if binary:
+        raise DatasetError(
+            f"{name}: column {binary[0]!r} holds text that is not UTF-8; save the file as UTF-8"
+        )
+    if table.num_rows == 0:
+        raise DatasetError(f"{name} has a header row but no data rows")
+    usable = [f.name for f in table.schema if is_numeric_type(f.type) or is_list_type(f.type)]
+    ignored = tuple(f.name for f in table.schema if f.name not in usable)
+    if not usable:
+        raise DatasetError(f"{name} has no numeric column (columns: {', '.join(ignored)})")
+    duplicated = {n for n in usable if usable.count(n) > 1}
+    if duplicated:
+        raise DatasetError(f"{name}: column names appear twice: {', '.join(sorted(duplicated))}")
+    numeric = table.select(usable)
+    return Dataset(
+        name=name,
+        table=numeric,
+        metadata=metadata,
+        ignored=ignored,
+        missing=tuple(count_missing(numeric)),
+    )
+
+
+def count_missing(table: pa.Table) -> Iterable[MissingValues]:
+    """For every column with absent or infinite values, how many there are."""
+    for column_name in table.column_names:
+        column = table.column(column_name)
+        if is_list_type(column.type):
+            column = pc.list_flatten(column)
+        missing = column.null_count
+        infinite = 0
+        if pa.types.is_floating(column.type):
+            missing += pc.sum(pc.is_nan(column)).as_py() or 0
+            infinite = pc.sum(pc.is_inf(column)).as_py() or 0
+        if missing or infinite:
+            yield MissingValues(column_name, int(missing), int(infinite))
+
+
+def missing_summary(dataset: Dataset, limit: int = 6) -> str:
+    """One sentence about absent and infinite values, or "" when every value is finite."""
+    if not dataset.missing:
+        return ""
+    parts = []
+    for entry in dataset.missing[:limit]:
+        counts = []
+        if entry.missing:
+            counts.append(f"{entry.missing:,} absent")
+        if entry.infinite:
+            counts.append(f"{entry.infinite:,} infinite")
+        parts.append(f"{entry.column} ({', '.join(counts)})")
+    more = len(dataset.missing) - limit
+    tail = f" and {more} more columns" if more > 0 else ""
+    return (
+        f"Some values are absent (empty or NaN, e.g. an object the event does not have) or "
+        f"infinite: {'; '.join(parts)}{tail}. "
+        "They are left out of histograms and counted under 'no value' in the statistics."
+    )

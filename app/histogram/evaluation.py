@@ -1,0 +1,170 @@
+"""Expressions evaluated over a dataset, with derived columns and a cache keyed by their text."""
+
+from __future__ import annotations
+
+import keyword
+import re
+from collections import OrderedDict
+from collections.abc import Hashable
+from typing import Any
+
+import numpy as np
+
+from app.histogram.data import Dataset
+from app.histogram.errors import ExpressionInputError
+from app.histogram.filling import Selection, make_selection
+from converters.expressions import ExpressionError, parse
+
+MAX_EXPRESSION_LENGTH = 1000
+DEFAULT_CACHE_BYTES = 512 * 1024 * 1024
+NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+
+
+class ArrayCache:
+    """Least-recently-used arrays (and selections) up to a total size in bytes."""
+
+    def __init__(self, max_bytes: int = DEFAULT_CACHE_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()
+        self._bytes = 0
+
+    def get(self, key: Hashable) -> Any | None:
+        """The cached item, marked as just used, or None."""
+        if key not in self._items:
+            return None
+        self._items.move_to_end(key)
+        return self._items[key][0]
+
+    def put(self, key: Hashable, item: Any, size: int) -> None:
+        """Keep an item; evict the least recently used ones beyond the size limit."""
+        if key in self._items:
+            self._bytes -= self._items.pop(key)[1]
+        self._items[key] = (item, size)
+        self._bytes += size
+        while self._bytes > self.max_bytes and len(self._items) > 1:
+            self._bytes -= self._items.popitem(last=False)[1][1]
+
+    def clear(self) -> None:
+        """Forget everything."""
+        self._items.clear()
+        self._bytes = 0
+
+
+class Evaluator:
+    """Evaluates variable, cut and weight expressions over one dataset for one user session."""
+
+    def __init__(self, dataset: Dataset, max_bytes: int = DEFAULT_CACHE_BYTES) -> None:
+        self.dataset = dataset
+        self.derived: dict[str, str] = {}
+        self._cache = ArrayCache(max_bytes)
+
+    @property
+    def names(self) -> list[str]:
+        """Every name an expression may use, derived columns included."""
+        return [*self.dataset.names, *self.derived]
+
+    def values(self, text: str, role: str = "variable") -> np.ndarray:
+        """The float64 value of an expression for every row."""
+        key = ("values", normalised(text))
+        cached = self._cache.get(key)
+        if cached is None:
+            result = self._evaluate(text, role)
+            if result.dtype == np.bool_:
+                result = result.astype(np.float64)
+            cached = np.ascontiguousarray(result, dtype=np.float64)
+            self._cache.put(key, cached, cached.nbytes)
+        return cached
+
+    def mask(self, text: str) -> np.ndarray | None:
+        """The rows passing a cut (None when the cut is empty: every row passes)."""
+        if not text.strip():
+            return None
+        key = ("mask", normalised(text))
+        cached = self._cache.get(key)
+        if cached is None:
+            result = self._evaluate(text, "cut")
+            if result.dtype != np.bool_:
+                raise ExpressionInputError(
+                    f"The cut must be a condition such as `pt1 > 20`, but `{text.strip()}` "
+                    "gives numbers; compare it with something (>, <, ==) or combine with & and |"
+                )
+            cached = np.ascontiguousarray(result)
+            self._cache.put(key, cached, cached.nbytes)
+        return cached
+
+    def selection(self, x: str, cut: str = "", weight: str = "") -> Selection:
+        """Selected finite values of `x` (all elements for a bare list column) with statistics."""
+        key = ("selection", normalised(x), normalised(cut), normalised(weight))
+        cached = self._cache.get(key)
+        if cached is None:
+            cached = self._select(x, cut, weight)
+            size = cached.values.nbytes + (0 if cached.weights is None else cached.weights.nbytes)
+            self._cache.put(key, cached, size)
+        return cached
+
+    def add_column(self, name: str, text: str) -> None:
+        """Keep a derived quantity as a new column that later expressions can use."""
+        name = name.strip()
+        if not NAME_PATTERN.fullmatch(name) or keyword.iskeyword(name):
+            raise ExpressionInputError(
+                f"{name!r} cannot be a column name: use letters, digits and _ (not first a digit)"
+            )
+        if name in self.names:
+            raise ExpressionInputError(f"there is already a column named {name!r}")
+        self.values(text)
+        self.derived[name] = text.strip()
+
+    def _select(self, x: str, cut: str, weight: str) -> Selection:
+        """Build the selection of `x` under `cut`, weighted by `weight` when given."""
+        mask = self.mask(cut)
+        weights = self.values(weight, "weight") if weight.strip() else None
+        rows = self.dataset.n_rows
+        if x.strip() in self.dataset.jagged_columns:
+            values, counts = self.dataset.elements(x.strip())
+            if mask is not None:
+                mask = np.repeat(mask, counts)
+            if weights is not None:
+                weights = np.repeat(weights, counts)
+            selection = make_selection(values, mask, weights, int(counts.sum()))
+            return selection
+        return make_selection(self.values(x), mask, weights, rows)
+
+    def _evaluate(self, text: str, role: str) -> np.ndarray:
+        """Parse and evaluate one expression; errors say which field and where."""
+        text = text.strip()
+        if not text:
+            raise ExpressionInputError(f"the {role} expression is empty")
+        if len(text) > MAX_EXPRESSION_LENGTH:
+            raise ExpressionInputError(
+                f"the {role} expression is longer than {MAX_EXPRESSION_LENGTH} characters"
+            )
+        if text in self.dataset.jagged_columns:
+            raise ExpressionInputError(
+                f"{text} has several values per event: use {text}_1 (leading), {text}_2 "
+                f"(sub-leading) or {text}_n (count) in a {role}; {text} alone is only "
+                "allowed as the variable, to plot all elements"
+            )
+        try:
+            expression = parse(text, self.names)
+            columns = {name: self._column(name) for name in expression.names}
+            if not columns:  # a constant: the row count comes from a zero-copy stand-in
+                columns = {"": np.broadcast_to(np.float64(0), (self.dataset.n_rows,))}
+            result = np.asarray(expression.evaluate(columns))
+        except ExpressionError as error:
+            raise ExpressionInputError(f"In the {role}:\n{error}") from None
+        if result.ndim == 0:
+            result = np.full(self.dataset.n_rows, result[()])
+        if result.shape != (self.dataset.n_rows,):
+            raise ExpressionInputError(f"the {role} `{text}` does not give one value per event")
+        return result
+
+    def _column(self, name: str) -> np.ndarray:
+        """A dataset column, or a derived column evaluated from its expression."""
+        if name in self.derived:
+            return self.values(self.derived[name])
+        return self.dataset.column(name)
+
+
+def normalised(text: str) -> str:
+    """Expression text as a cache key: surrounding and repeated whitespace do not matter."""
+    return " ".join(text.split())

@@ -1,0 +1,906 @@
+"""The "Histograms" tab: widgets wired to the pure functions of the histogram lab."""
+
+from __future__ import annotations
+
+import html
+import io
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import panel as pn
+import pyarrow as pa
+
+from app.config import AppConfig
+from app.histogram.catalog import is_safe_name, list_data_files, open_data_file
+from app.histogram.data import DATA_SUFFIXES, JAGGED_VIEWS, Dataset, missing_summary, read_dataset
+from app.histogram.drawing import LivePlot
+from app.histogram.errors import DatasetError, ExpressionInputError
+from app.histogram.evaluation import Evaluator
+from app.histogram.exercises import Exercise, Step, check_answer, discover_exercises
+from app.histogram.figure import DATA_COLOUR, PALETTE, Layer, PlotData, bins_table, category_label
+from app.histogram.filling import Binning, FilledHistogram, Selection, auto_binning, fill, summary
+from app.histogram.fitting import BACKGROUNDS, SIGNALS, FitResult, fit_peak, units_for
+from app.histogram.links import LinkSettings, settings_from_query, settings_query
+from app.histogram.units import axis_label, column_unit, expression_unit
+from converters.errors import EventLabError
+from converters.expressions import FUNCTION_HELP
+
+NO_CHOICE = ""
+MAX_CATEGORIES = 12
+MAX_OVERLAYS = 8
+PREFERRED_DATASET = "toy_events.parquet"
+CONTROL_WIDTH = 320
+EXERCISE_WIDTH = 340
+OPERATOR_HELP = """
+Write expressions with column names, numbers and
+`+ - * / **`, comparisons `> >= < <= == !=`, and `&` (and), `|` (or), `~` (not).
+Names that are not plain words go in backticks. Lepton masses in GeV: e 0.000511, μ 0.1057.
+"""
+
+
+@dataclass(frozen=True)
+class Overlay:
+    """A selection added to the plot: a dataset and cut drawn with the current variable."""
+
+    dataset: str
+    cut: str
+    weight: str
+    label: str
+    style: str
+
+
+def histogram_tab(config: AppConfig) -> pn.viewable.Viewable:
+    """The histogram lab of one browser session."""
+    return HistogramLab(config).layout
+
+
+def exercise_folders(config: AppConfig) -> tuple[Path, ...]:
+    """Where exercises are looked for: the bundled ones, then `exercises/` of each data folder."""
+    from app.histogram.exercises import BUNDLED_EXERCISES
+
+    return (BUNDLED_EXERCISES, *(folder / "exercises" for folder in config.data_dirs))
+
+
+class HistogramLab:
+    """One session's histogram lab: datasets, expressions, plot, fit and exercises."""
+
+    def __init__(self, config: AppConfig) -> None:
+        self.config = config
+        self.files = {item.name: item for item in list_data_files(config.data_dirs)}
+        self.uploads: dict[str, Dataset] = {}
+        self.evaluators: dict[str, Evaluator] = {}
+        self.overlays: list[Overlay] = []
+        self.live = LivePlot()
+        self.plot: PlotData | None = None
+        self.fit: FitResult | None = None
+        self.last_refresh_ms = 0.0
+        self._quiet = False
+        self._pending_step: Step | None = None
+        self.exercises, self.exercise_problems = discover_exercises(exercise_folders(config))
+        self.exercise: Exercise | None = None
+        self.step_index = 0
+        self._build_widgets()
+        self._build_layout()
+        self._watch()
+        self._start()
+
+    # --- widgets and layout ----------------------------------------------------------------
+
+    def _build_widgets(self) -> None:
+        """Create every widget and output pane."""
+        accept = ",".join(DATA_SUFFIXES)
+        self.dataset_select = pn.widgets.Select(
+            label="Dataset", options={}, sizing_mode="stretch_width"
+        )
+        self.upload = pn.widgets.FileInput(
+            accept=accept, multiple=False, sizing_mode="stretch_width"
+        )
+        self.dataset_info = pn.pane.Markdown("", sizing_mode="stretch_width", margin=(0, 10))
+        self.variable_select = pn.widgets.Select(
+            label="Variable", options={}, sizing_mode="stretch_width"
+        )
+        self.x_input = pn.widgets.TextInput(
+            label="Plot (variable or expression)",
+            placeholder="inv_mass(pt1, eta1, phi1, 0.1057, pt2, eta2, phi2, 0.1057)",
+            sizing_mode="stretch_width",
+        )
+        self.keep_name = pn.widgets.TextInput(placeholder="new column name", width=150)
+        self.keep_button = pn.widgets.Button(label="Keep as column", width=115)
+        self.cut_input = pn.widgets.TextInput(
+            label="Cut (keep events where it holds)",
+            placeholder="pt1 > 20 & pt2 > 20 & Q1*Q2 < 0",
+            sizing_mode="stretch_width",
+        )
+        self.weight_select = pn.widgets.Select(
+            label="Weight", options={}, sizing_mode="stretch_width"
+        )
+        self.stack_select = pn.widgets.Select(
+            label="Stack by (simulated samples)", options={}, sizing_mode="stretch_width"
+        )
+        self.bins_input = pn.widgets.IntInput(label="Bins", value=50, start=1, end=2000, width=75)
+        self.low_input = pn.widgets.FloatInput(label="From", value=0.0, width=95)
+        self.high_input = pn.widgets.FloatInput(label="To", value=1.0, width=95)
+        self.auto_range = pn.widgets.Checkbox(label="Automatic range", value=True)
+        self.logy = pn.widgets.Checkbox(label="Log y", value=False)
+        self.density = pn.widgets.Checkbox(label="Normalise to unit area", value=False)
+        self.add_line_button = pn.widgets.Button(label="Add to plot as line", width=135)
+        self.add_points_button = pn.widgets.Button(label="Add as data points", width=135)
+        self.clear_overlays_button = pn.widgets.Button(label="Remove added", width=135)
+        self.overlay_list = pn.pane.Markdown("", sizing_mode="stretch_width", margin=(0, 10))
+        self.fit_select = pn.widgets.Select(
+            label="Fit a peak",
+            options={"no fit": NO_CHOICE} | {v: k for k, v in SIGNALS.items()},
+            width=135,
+        )
+        self.background_select = pn.widgets.Select(
+            label="Background",
+            options={v: k for k, v in BACKGROUNDS.items()},
+            value="none",
+            width=135,
+        )
+        self.fit_low = pn.widgets.FloatInput(label="Fit from", value=None, width=100)
+        self.fit_high = pn.widgets.FloatInput(label="Fit to", value=None, width=100)
+        self.png_download = pn.widgets.FileDownload(
+            callback=self._png_file, filename="histogram.png", label="Download PNG", width=140
+        )
+        self.csv_download = pn.widgets.FileDownload(
+            callback=self._csv_file, filename="histogram.csv", label="Download CSV", width=140
+        )
+        self.link_text = pn.widgets.TextInput(
+            label="Link to this plot", sizing_mode="stretch_width"
+        )
+        self.error_alert = pn.pane.Alert(
+            "", alert_type="danger", visible=False, sizing_mode="stretch_width"
+        )
+        self.notice_alert = pn.pane.Alert(
+            "", alert_type="warning", visible=False, sizing_mode="stretch_width"
+        )
+        self.plot_pane = pn.pane.HoloViews(None, sizing_mode="stretch_width", min_height=470)
+        self.stats_pane = pn.pane.HTML("", sizing_mode="stretch_width")
+        self.fit_pane = pn.pane.HTML("", sizing_mode="stretch_width")
+        self.exercise_select = pn.widgets.Select(
+            label="Exercise",
+            options={"(choose an exercise)": NO_CHOICE} | {e.title: e.id for e in self.exercises},
+            sizing_mode="stretch_width",
+        )
+        self.exercise_text = pn.pane.Markdown("", sizing_mode="stretch_width")
+        self.previous_button = pn.widgets.Button(label="◀ Previous", width=100, disabled=True)
+        self.next_button = pn.widgets.Button(label="Next ▶", width=100, disabled=True)
+        self.suggested_button = pn.widgets.Button(
+            label="Show suggested plot", width=140, disabled=True
+        )
+        self.questions = pn.Column(sizing_mode="stretch_width")
+
+    def _build_layout(self) -> None:
+        """Arrange controls left, plot and tables in the middle, the exercise right."""
+        help_lines = "\n".join(
+            f"- `{text.split(':', 1)[0]}`: {text.split(':', 1)[1].strip()}"
+            for text in FUNCTION_HELP.values()
+        )
+        controls = pn.Column(
+            pn.Card(
+                self.dataset_select,
+                pn.pane.Markdown("Or upload a CSV or parquet file:", margin=(0, 10)),
+                self.upload,
+                self.dataset_info,
+                title="Data",
+                sizing_mode="stretch_width",
+            ),
+            pn.Card(
+                self.variable_select,
+                self.x_input,
+                pn.Row(self.keep_name, self.keep_button),
+                self.cut_input,
+                self.weight_select,
+                self.stack_select,
+                title="Variable and cuts",
+                sizing_mode="stretch_width",
+            ),
+            pn.Card(
+                pn.Row(self.bins_input, self.low_input, self.high_input),
+                self.auto_range,
+                pn.Row(self.logy, self.density),
+                pn.Row(self.add_line_button, self.add_points_button),
+                self.clear_overlays_button,
+                self.overlay_list,
+                title="Binning and overlays",
+                sizing_mode="stretch_width",
+            ),
+            pn.Card(
+                pn.Row(self.fit_select, self.background_select),
+                pn.Row(self.fit_low, self.fit_high),
+                title="Fit",
+                sizing_mode="stretch_width",
+            ),
+            pn.Card(
+                pn.Row(self.png_download, self.csv_download),
+                self.link_text,
+                pn.pane.Markdown(
+                    "The plot's toolbar also saves a PNG. Uploaded files are not part of links.",
+                    margin=(0, 10),
+                ),
+                title="Export",
+                sizing_mode="stretch_width",
+            ),
+            pn.Card(
+                pn.pane.Markdown(OPERATOR_HELP + "\n" + help_lines, sizing_mode="stretch_width"),
+                title="Expression help",
+                collapsed=True,
+                sizing_mode="stretch_width",
+            ),
+            width=CONTROL_WIDTH,
+        )
+        main = pn.Column(
+            self.error_alert,
+            self.notice_alert,
+            self.plot_pane,
+            pn.Row(self.stats_pane, self.fit_pane, sizing_mode="stretch_width"),
+            sizing_mode="stretch_width",
+        )
+        exercise = pn.Column(
+            pn.pane.Markdown("### Exercises", margin=(0, 10)),
+            self.exercise_select,
+            self.exercise_text,
+            pn.Row(self.previous_button, self.next_button),
+            self.suggested_button,
+            self.questions,
+            width=EXERCISE_WIDTH,
+        )
+        self.layout = pn.Row(controls, main, exercise, sizing_mode="stretch_width")
+
+    def _watch(self) -> None:
+        """Connect widgets to their handlers."""
+        self.dataset_select.param.watch(self._on_dataset, "value")
+        self.upload.param.watch(self._on_upload, "value")
+        self.variable_select.param.watch(self._on_variable, "value")
+        self.x_input.param.watch(self._on_x, "value")
+        for widget in (self.cut_input, self.weight_select, self.stack_select, self.bins_input):
+            widget.param.watch(self._on_setting, "value")
+        for widget in (self.logy, self.density, self.fit_select, self.background_select):
+            widget.param.watch(self._on_setting, "value")
+        for widget in (self.fit_low, self.fit_high):
+            widget.param.watch(self._on_setting, "value")
+        for widget in (self.low_input, self.high_input):
+            widget.param.watch(self._on_range, "value")
+        self.auto_range.param.watch(self._on_auto_range, "value")
+        self.keep_button.on_click(self._on_keep)
+        self.add_line_button.on_click(lambda event: self._add_overlay("step"))
+        self.add_points_button.on_click(lambda event: self._add_overlay("points"))
+        self.clear_overlays_button.on_click(self._on_clear_overlays)
+        self.exercise_select.param.watch(self._on_exercise, "value")
+        self.previous_button.on_click(lambda event: self._go_to_step(self.step_index - 1))
+        self.next_button.on_click(lambda event: self._go_to_step(self.step_index + 1))
+        self.suggested_button.on_click(lambda event: self._go_to_step(self.step_index))
+
+    def _start(self) -> None:
+        """Show the first dataset (or the one a link names) and its first variable."""
+        self._update_dataset_options()
+        options = list(self.dataset_select.options.values())
+        if not options:
+            folders = ", ".join(str(folder) for folder in self.config.data_dirs)
+            self._show_notice(
+                f"No data files were found in {folders}. Upload a CSV or parquet file."
+            )
+            return
+        link, problems = settings_from_query(current_query())
+        preferred = f"file:{PREFERRED_DATASET}"
+        start = preferred if preferred in options else options[0]
+        if link.dataset and f"file:{link.dataset}" in options:
+            start = f"file:{link.dataset}"
+        elif link.dataset:
+            problems.append(f"the link's dataset {link.dataset} is not available here")
+        with self._quietly():
+            self.dataset_select.value = start
+        self._load_selected_dataset()
+        self._apply_link(link)
+        if problems:
+            self._show_notice("; ".join(problems))
+
+    # --- datasets ----------------------------------------------------------------------------
+
+    def _update_dataset_options(self) -> None:
+        """List the data files and this session's uploads."""
+        options = {name: f"file:{name}" for name in self.files}
+        options |= {f"{name} (uploaded)": f"upload:{name}" for name in self.uploads}
+        with self._quietly():
+            self.dataset_select.options = options
+
+    def _dataset(self, key: str) -> Dataset:
+        """A dataset by its option key: a data-folder file or an upload of this session."""
+        kind, _, name = key.partition(":")
+        if kind == "upload" and name in self.uploads:
+            return self.uploads[name]
+        if kind == "file":
+            return open_data_file(name, self.config.data_dirs)
+        raise DatasetError(f"unknown dataset {name!r}")
+
+    def _evaluator(self, key: str) -> Evaluator:
+        """The session's evaluator (expression cache, derived columns) of one dataset."""
+        if key not in self.evaluators:
+            self.evaluators[key] = Evaluator(self._dataset(key))
+        return self.evaluators[key]
+
+    @property
+    def evaluator(self) -> Evaluator:
+        """The evaluator of the selected dataset."""
+        return self._evaluator(self.dataset_select.value)
+
+    def _on_dataset(self, event) -> None:
+        if self._quiet:
+            return
+        self._load_selected_dataset()
+
+    def _load_selected_dataset(self) -> None:
+        """Show the selected dataset's columns and plot its first (or current) variable."""
+        try:
+            evaluator = self.evaluator
+        except EventLabError as error:
+            self._show_error(str(error))
+            return
+        self._update_column_options(evaluator)
+        self._show_dataset_info(evaluator.dataset)
+        with self._quietly():
+            if self.x_input.value.strip() not in evaluator.names:
+                self.x_input.value = default_variable(evaluator)
+                self.variable_select.value = self.x_input.value
+            self.auto_range.value = True
+        self.refresh(auto_range=True)
+
+    def _update_column_options(self, evaluator: Evaluator) -> None:
+        """Fill the variable, weight and stack-by menus from the dataset's columns."""
+        dataset = evaluator.dataset
+        variables = {variable_label(name): name for name in dataset.scalar_columns}
+        for jagged in dataset.jagged_columns:
+            variables[f"{jagged}: all elements"] = jagged
+            for suffix, meaning in JAGGED_VIEWS.items():
+                variables[f"{jagged}{suffix}: {meaning}"] = jagged + suffix
+        variables |= {f"{name} = {text}": name for name, text in evaluator.derived.items()}
+        weights = {"(none)": NO_CHOICE} | {name: name for name in dataset.scalar_columns}
+        weights |= {name: name for name in evaluator.derived}
+        categories = {"(none)": NO_CHOICE} | {
+            name: name
+            for name in dataset.scalar_columns
+            if pa.types.is_integer(dataset.table.schema.field(name).type)
+        }
+        with self._quietly():
+            self.variable_select.options = variables
+            self.weight_select.options = weights
+            if self.weight_select.value not in weights.values():
+                self.weight_select.value = NO_CHOICE
+            self.stack_select.options = categories
+            if self.stack_select.value not in categories.values():
+                self.stack_select.value = NO_CHOICE
+
+    def _show_dataset_info(self, dataset: Dataset) -> None:
+        """Rows, columns, the file's own description, and warnings about its values."""
+        lines = [f"**{dataset.n_rows:,}** rows, **{len(dataset.table.column_names)}** columns"]
+        for key, value in dataset.metadata.items():
+            lines.append(f"- *{html.escape(key)}*: {html.escape(value)}")
+        self.dataset_info.object = "\n".join(lines)
+        notices = []
+        if dataset.ignored:
+            notices.append(f"Text columns are not plotted: {', '.join(dataset.ignored[:8])}.")
+        missing = missing_summary(dataset)
+        if missing:
+            notices.append(missing)
+        if notices:
+            self._show_notice(" ".join(notices))
+        else:
+            self.notice_alert.visible = False
+
+    def _on_upload(self, event) -> None:
+        """Read an uploaded file into this session (it is never written to disk)."""
+        data, filename = self.upload.value, self.upload.filename or "upload.csv"
+        if data is None:
+            return
+        name = Path(filename).name if is_safe_name(Path(filename).name) else "upload.csv"
+        try:
+            if len(data) > self.config.max_upload_bytes:
+                raise DatasetError(
+                    f"{name} is {len(data) / 2**20:.0f} MB; the upload limit is "
+                    f"{self.config.max_upload_mb:g} MB"
+                )
+            dataset = read_dataset(bytes(data), name)
+        except EventLabError as error:
+            self._show_error(str(error))
+            return
+        finally:
+            with self._quietly():
+                self.upload.value = None
+        self.uploads[name] = dataset
+        self.evaluators.pop(f"upload:{name}", None)
+        self._update_dataset_options()
+        with self._quietly():
+            self.dataset_select.value = f"upload:{name}"
+        self._load_selected_dataset()
+        if self._pending_step is not None and self.exercise and self.exercise.dataset == name:
+            self._go_to_step(self.step_index)
+
+    # --- settings ----------------------------------------------------------------------------
+
+    def _on_variable(self, event) -> None:
+        if self._quiet or not event.new:
+            return
+        with self._quietly():
+            self.x_input.value = event.new
+            self.auto_range.value = True
+        self.refresh(auto_range=True)
+
+    def _on_x(self, event) -> None:
+        if self._quiet:
+            return
+        with self._quietly():
+            self.auto_range.value = True
+        self.refresh(auto_range=True)
+
+    def _on_setting(self, event) -> None:
+        if not self._quiet:
+            self.refresh()
+
+    def _on_range(self, event) -> None:
+        if self._quiet:
+            return
+        with self._quietly():
+            self.auto_range.value = False
+        self.refresh()
+
+    def _on_auto_range(self, event) -> None:
+        if not self._quiet and event.new:
+            self.refresh(auto_range=True)
+
+    def _on_keep(self, event) -> None:
+        """Keep the plotted expression as a new column of this dataset for this session."""
+        try:
+            self.evaluator.add_column(self.keep_name.value, self.x_input.value)
+        except EventLabError as error:
+            self._show_error(str(error))
+            return
+        name = self.keep_name.value.strip()
+        self._update_column_options(self.evaluator)
+        with self._quietly():
+            self.keep_name.value = ""
+            self.x_input.value = name
+            self.variable_select.value = name
+        self.refresh()
+
+    def _add_overlay(self, style: str) -> None:
+        """Add the current dataset and cut to the plot, to compare later selections with it."""
+        if len(self.overlays) >= MAX_OVERLAYS:
+            self._show_error(f"at most {MAX_OVERLAYS} selections can be added to one plot")
+            return
+        dataset = self.dataset_select.value
+        cut = self.cut_input.value.strip()
+        name = dataset.partition(":")[2]
+        label = f"{name}: {cut or 'all events'}"
+        self.overlays.append(Overlay(dataset, cut, self.weight_select.value, label, style))
+        self.refresh()
+
+    def _on_clear_overlays(self, event) -> None:
+        self.overlays.clear()
+        self.refresh()
+
+    # --- refreshing the plot -----------------------------------------------------------------
+
+    def refresh(self, auto_range: bool = False) -> None:
+        """Re-fill and redraw everything from the widgets; problems go to the error alert."""
+        if self._quiet:
+            return
+        started = time.perf_counter()
+        try:
+            self._redraw(auto_range)
+        except EventLabError as error:
+            self._show_error(str(error))
+            return
+        self.error_alert.visible = False
+        self.last_refresh_ms = 1e3 * (time.perf_counter() - started)
+
+    def _redraw(self, auto_range: bool) -> None:
+        """Fill the main selection, the stack and the overlays, fit, and show the result."""
+        evaluator = self.evaluator
+        x = self.x_input.value.strip()
+        if not x:
+            raise ExpressionInputError("choose a variable or type an expression to plot")
+        cut, weight = self.cut_input.value, self.weight_select.value
+        selection = evaluator.selection(x, cut, weight)
+        binning = self._binning(selection, auto_range)
+        histogram = fill(selection, binning)
+        layers = self._main_layers(evaluator, x, cut, weight, binning, histogram)
+        rows = [(layers[0].label if len(layers) == 1 else "all selected", selection, histogram)]
+        for number, overlay in enumerate(self.overlays):
+            overlay_selection = self._overlay_selection(overlay, x)
+            overlay_histogram = fill(overlay_selection, binning)
+            colour = DATA_COLOUR if overlay.style == "points" else PALETTE[(number + 1) % 10]
+            layers.append(Layer(overlay.label, overlay_histogram, overlay.style, colour))
+            rows.append((overlay.label, overlay_selection, overlay_histogram))
+        self.fit = self._fit(histogram, selection.weights is not None, x)
+        self.plot = PlotData(
+            layers=tuple(layers),
+            x_label=axis_label(x),
+            logy=self.logy.value,
+            density=self.density.value,
+            fit=self.fit,
+            fit_layer=0,
+        )
+        element = self.live.element(self.plot)
+        if element is not None:
+            self.plot_pane.object = element
+        self.stats_pane.object = statistics_html(rows)
+        self.fit_pane.object = fit_html(self.fit)
+        self.overlay_list.object = "\n".join(f"- {html.escape(o.label)}" for o in self.overlays)
+        self.link_text.value = self._link()
+
+    def _binning(self, selection: Selection, auto_range: bool) -> Binning:
+        """The binning from the widgets, or an automatic one written back into them."""
+        bins = self.bins_input.value or 50
+        if auto_range and self.auto_range.value:
+            binning = auto_binning(selection.values)
+            if not is_integer_binning(binning):
+                binning = Binning(bins, binning.low, binning.high)
+            with self._quietly():
+                self.bins_input.value = binning.bins
+                self.low_input.value = binning.low
+                self.high_input.value = binning.high
+            return binning
+        low, high = self.low_input.value, self.high_input.value
+        if low is None or high is None:
+            raise DatasetError("type both ends of the range, or tick Automatic range")
+        return Binning(bins, float(low), float(high))
+
+    def _main_layers(
+        self,
+        evaluator: Evaluator,
+        x: str,
+        cut: str,
+        weight: str,
+        binning: Binning,
+        histogram: FilledHistogram,
+    ) -> list[Layer]:
+        """The main selection as one histogram, or split into stacked categories."""
+        column = self.stack_select.value
+        label = cut.strip() or "all events"
+        if self.overlays:
+            label = f"{self.dataset_select.value.partition(':')[2]}: {label}"
+        if not column:
+            return [Layer(label, histogram, "bars", PALETTE[0])]
+        values = evaluator.values(column)
+        categories = np.unique(values[np.isfinite(values)])
+        if categories.size > MAX_CATEGORIES:
+            raise DatasetError(
+                f"{column} has {categories.size} different values; stacking needs at most "
+                f"{MAX_CATEGORIES}"
+            )
+        layers = []
+        for number, category in enumerate(categories):
+            condition = f"{quoted(column)} == {category:.17g}"
+            category_cut = f"({cut}) & {condition}" if cut.strip() else condition
+            part = fill(evaluator.selection(x, category_cut, weight), binning)
+            layers.append(
+                Layer(category_label(column, category), part, "stack", PALETTE[number % 10])
+            )
+        return layers
+
+    def _overlay_selection(self, overlay: Overlay, x: str) -> Selection:
+        """The selection of an added dataset/cut with the current variable."""
+        try:
+            return self._evaluator(overlay.dataset).selection(x, overlay.cut, overlay.weight)
+        except EventLabError as error:
+            raise ExpressionInputError(f"Added selection '{overlay.label}': {error}") from None
+
+    def _fit(self, histogram: FilledHistogram, weighted: bool, x: str) -> FitResult | None:
+        """Fit the main histogram when a peak shape is chosen; a failed fit is a warning."""
+        signal = self.fit_select.value
+        if not signal:
+            return None
+        low = self.fit_low.value if self.fit_low.value is not None else histogram.edges[0]
+        high = self.fit_high.value if self.fit_high.value is not None else histogram.edges[-1]
+        result = fit_peak(histogram, signal, self.background_select.value, (low, high), weighted)
+        return units_for(result, expression_unit(x) or "")
+
+    def _link(self) -> str:
+        """A link that reopens this dataset, these expressions and this binning."""
+        kind, _, name = self.dataset_select.value.partition(":")
+        settings = LinkSettings(
+            dataset=name if kind == "file" else None,
+            x=self.x_input.value,
+            cut=self.cut_input.value,
+            weight=self.weight_select.value,
+            bins=self.bins_input.value,
+            range=(self.low_input.value, self.high_input.value),
+            logy=self.logy.value,
+            density=self.density.value,
+            fit=self.fit_select.value or None,
+            background=self.background_select.value if self.fit_select.value else None,
+        )
+        return f"{page_address()}?{settings_query(settings)}"
+
+    def _apply_link(self, link: LinkSettings) -> None:
+        """Apply the (already validated) settings of a link; expressions are checked on use."""
+        with self._quietly():
+            if link.x is not None:
+                self.x_input.value = link.x
+                if link.x in self.variable_select.options.values():
+                    self.variable_select.value = link.x
+            if link.cut is not None:
+                self.cut_input.value = link.cut
+            if link.weight is not None and link.weight in self.weight_select.options.values():
+                self.weight_select.value = link.weight
+            if link.bins is not None:
+                self.bins_input.value = link.bins
+            if link.range is not None:
+                self.auto_range.value = False
+                self.low_input.value, self.high_input.value = link.range
+            if link.logy is not None:
+                self.logy.value = link.logy
+            if link.density is not None:
+                self.density.value = link.density
+            if link.fit is not None:
+                self.fit_select.value = "" if link.fit == "none" else link.fit
+            if link.background is not None:
+                self.background_select.value = link.background
+        if link != LinkSettings(dataset=link.dataset):
+            self.refresh(auto_range=link.range is None)
+
+    # --- exercises ---------------------------------------------------------------------------
+
+    def _on_exercise(self, event) -> None:
+        """Open an exercise: load its dataset and its first step."""
+        self.exercise = next((e for e in self.exercises if e.id == event.new), None)
+        self.questions.objects = []
+        if self.exercise is None:
+            self.exercise_text.object = ""
+            for button in (self.previous_button, self.next_button, self.suggested_button):
+                button.disabled = True
+            return
+        self._go_to_step(0)
+
+    def _go_to_step(self, index: int) -> None:
+        """Show a step of the open exercise and apply its suggested plot."""
+        exercise = self.exercise
+        if exercise is None:
+            return
+        self.step_index = max(0, min(index, len(exercise.steps) - 1))
+        step = exercise.steps[self.step_index]
+        self.previous_button.disabled = self.step_index == 0
+        self.next_button.disabled = self.step_index == len(exercise.steps) - 1
+        self.suggested_button.disabled = False
+        self.exercise_text.object = exercise_markdown(exercise, self.step_index)
+        self.questions.objects = [question_row(q) for q in step.questions]
+        key = self._exercise_dataset_key(exercise.dataset)
+        if key is None:
+            self._pending_step = step
+            source = exercise.source or "Ask your teacher where to find it."
+            self._show_error(
+                f"This exercise needs the file {exercise.dataset}, which is not here yet. {source}"
+            )
+            return
+        self._pending_step = None
+        self._apply_step(key, step)
+
+    def _exercise_dataset_key(self, name: str) -> str | None:
+        """The option key of an exercise's dataset: an upload of that name, else a data file."""
+        if name in self.uploads:
+            return f"upload:{name}"
+        if name in self.files:
+            return f"file:{name}"
+        return None
+
+    def _apply_step(self, key: str, step: Step) -> None:
+        """Set the widgets to a step's suggested dataset, expressions, binning and fit."""
+        if self.dataset_select.value != key:
+            with self._quietly():
+                self.dataset_select.value = key
+            self._load_selected_dataset()
+        self.overlays.clear()
+        with self._quietly():
+            if step.x:
+                self.x_input.value = step.x
+                if step.x in self.variable_select.options.values():
+                    self.variable_select.value = step.x
+            self.cut_input.value = step.cut
+            options = self.weight_select.options.values()
+            self.weight_select.value = step.weight if step.weight in options else NO_CHOICE
+            self.stack_select.value = NO_CHOICE
+            self.logy.value = step.logy
+            self.density.value = step.density
+            self.fit_select.value = step.fit
+            self.background_select.value = step.background
+            self.fit_low.value = step.fit_range[0] if step.fit_range else None
+            self.fit_high.value = step.fit_range[1] if step.fit_range else None
+            if step.bins:
+                self.bins_input.value = step.bins
+            self.auto_range.value = step.range is None
+            if step.range:
+                self.low_input.value, self.high_input.value = step.range
+        self.refresh(auto_range=step.range is None)
+
+    # --- messages and exports ----------------------------------------------------------------
+
+    def _show_error(self, message: str) -> None:
+        self.error_alert.object = message_html(message)
+        self.error_alert.visible = True
+
+    def _show_notice(self, message: str) -> None:
+        self.notice_alert.object = html.escape(message)
+        self.notice_alert.visible = True
+
+    def _png_file(self) -> io.BytesIO | None:
+        """The current plot as PNG, drawn on the server."""
+        from app.histogram.png import png_bytes
+
+        if self.plot is None:
+            return None
+        return io.BytesIO(png_bytes(self.plot))
+
+    def _csv_file(self) -> io.BytesIO | None:
+        """Bin edges and contents of every layer as CSV."""
+        if self.plot is None:
+            return None
+        return io.BytesIO(bins_table(self.plot).encode("utf-8"))
+
+    class _Quiet:
+        """Context in which widget changes do not trigger a refresh."""
+
+        def __init__(self, lab: HistogramLab) -> None:
+            self.lab = lab
+            self.previous = False
+
+        def __enter__(self) -> None:
+            self.previous, self.lab._quiet = self.lab._quiet, True
+
+        def __exit__(self, *exc) -> None:
+            self.lab._quiet = self.previous
+
+    def _quietly(self) -> HistogramLab._Quiet:
+        return HistogramLab._Quiet(self)
+
+
+# --- small helpers -------------------------------------------------------------------------------
+
+
+def current_query() -> str:
+    """The query string of the page this session was opened with ("" outside a server)."""
+    location = pn.state.location
+    return (location.search or "") if location is not None else ""
+
+
+def page_address() -> str:
+    """The page's address without its query (a relative one outside a server)."""
+    location = pn.state.location
+    if location is None or not location.href:
+        return ""
+    return location.href.split("?", 1)[0].split("#", 1)[0]
+
+
+def default_variable(evaluator: Evaluator) -> str:
+    """The first variable to show: a mass or momentum if there is one, else the first column."""
+    names = evaluator.dataset.names
+    for preferred in ("m_ll", "mass", "pt1", "lep1_pt"):
+        if preferred in names:
+            return preferred
+    measured = [n for n in names if column_unit(n) == "GeV"]
+    return (measured or names)[0]
+
+
+def variable_label(name: str) -> str:
+    """A menu label for a column: its name and unit."""
+    unit = column_unit(name)
+    return f"{name} [{unit}]" if unit else name
+
+
+def quoted(name: str) -> str:
+    """A column name as an expression can use it (backticks when not a plain word)."""
+    return name if name.isidentifier() else f"`{name}`"
+
+
+def is_integer_binning(binning: Binning) -> bool:
+    """True for the one-bin-per-whole-number binning chosen for counts."""
+    return binning.low % 1 == 0.5 and binning.bins == binning.high - binning.low
+
+
+def message_html(message: str) -> str:
+    """An error message for the alert: first line as text, an expression and caret kept aligned."""
+    first, _, rest = message.partition("\n")
+    text = html.escape(first)
+    if rest:
+        text += f"<pre style='margin:4px 0 0 0'>{html.escape(rest)}</pre>"
+    return text
+
+
+def number_text(value: float) -> str:
+    """A statistic for a table."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "–"
+    if isinstance(value, int) or float(value).is_integer():
+        return f"{value:,.0f}"
+    return f"{value:.5g}"
+
+
+def statistics_html(rows: list[tuple[str, Selection, FilledHistogram]]) -> str:
+    """A table of entries, selected fraction, mean, std and flows, one row per selection."""
+    header = (
+        "<tr><th>selection</th><th>entries</th><th>selected</th><th>mean</th><th>std</th>"
+        "<th>underflow</th><th>overflow</th><th>no value</th></tr>"
+    )
+    body = []
+    for label, selection, histogram in rows:
+        numbers = summary(selection, histogram)
+        weighted = selection.weights is not None
+        entries = number_text(numbers["entries"])
+        if weighted:
+            entries += f" (Σw {number_text(numbers['sum_of_weights'])})"
+        body.append(
+            f"<tr><td>{html.escape(label)}</td><td>{entries}</td>"
+            f"<td>{100 * numbers['selected_fraction']:.1f} %</td>"
+            f"<td>{number_text(numbers['mean'])}</td><td>{number_text(numbers['std'])}</td>"
+            f"<td>{number_text(numbers['underflow'])}</td>"
+            f"<td>{number_text(numbers['overflow'])}</td>"
+            f"<td>{number_text(numbers['no_value'])}</td></tr>"
+        )
+    return table_html("Statistics", header + "".join(body))
+
+
+def fit_html(result: FitResult | None) -> str:
+    """A table of fitted parameters with uncertainties, and chi2/ndf."""
+    if result is None:
+        return ""
+    rows = "".join(
+        f"<tr><td>{p.name}</td><td>{p.value:.5g} ± {p.error:.2g}</td><td>{p.unit}</td></tr>"
+        for p in result.parameters
+    )
+    quality = f"χ²/ndf = {result.chi2:.1f} / {result.ndf}"
+    if result.ndf:
+        quality += f" = {result.chi2 / result.ndf:.2f}"
+    if not result.valid:
+        quality += " — the fit did not converge: try another range or shape"
+    title = f"Fit: {SIGNALS[result.signal]}, {BACKGROUNDS[result.background]}"
+    rows += f"<tr><td colspan='3'>{quality}</td></tr>"
+    return table_html(title, "<tr><th>parameter</th><th>value</th><th>unit</th></tr>" + rows)
+
+
+def table_html(title: str, rows: str) -> str:
+    """A small styled table with a caption."""
+    return (
+        "<table style='border-collapse:collapse;font-size:13px' class='histogram-table'>"
+        f"<caption style='text-align:left;font-weight:bold'>{html.escape(title)}</caption>"
+        f"{rows}</table>"
+        "<style>.histogram-table td,.histogram-table th{padding:2px 8px;"
+        "border-bottom:1px solid #ddd;text-align:right}"
+        ".histogram-table td:first-child,.histogram-table th:first-child{text-align:left}</style>"
+    )
+
+
+def exercise_markdown(exercise: Exercise, index: int) -> str:
+    """The text of one step of an exercise."""
+    step = exercise.steps[index]
+    title = f": {step.title}" if step.title else ""
+    parts = [f"**{exercise.title}**", exercise.summary]
+    parts.append(f"#### Step {index + 1} of {len(exercise.steps)}{title}")
+    parts.append(step.instructions)
+    if exercise.source and index == 0:
+        parts.append(f"*About the data:* {exercise.source}")
+    return "\n\n".join(part for part in parts if part)
+
+
+def question_row(question) -> pn.Column:
+    """A question with an answer box, a Check button and the verdict."""
+    answer = pn.widgets.TextInput(placeholder="your answer", width=150)
+    button = pn.widgets.Button(label="Check", width=80)
+    verdict = pn.pane.Markdown("", sizing_mode="stretch_width")
+
+    def check(event) -> None:
+        result = check_answer(question, answer.value)
+        mark = "✅" if result.correct else "❌"
+        verdict.object = f"{mark} {html.escape(result.message)}"
+
+    button.on_click(check)
+    answer.param.watch(check, "value")
+    unit = f" ({question.unit})" if question.unit else ""
+    return pn.Column(
+        pn.pane.Markdown(f"**Q:** {question.text}{unit}", sizing_mode="stretch_width"),
+        pn.Row(answer, button),
+        verdict,
+        sizing_mode="stretch_width",
+    )

@@ -1,0 +1,143 @@
+"""Filling histograms, their statistics, automatic binning and the expression cache."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from app.histogram.data import read_dataset
+from app.histogram.errors import BinningError, ExpressionInputError
+from app.histogram.evaluation import Evaluator
+from app.histogram.filling import Binning, auto_binning, fill, make_selection, nice_range, summary
+
+
+def test_fill_matches_numpy_and_counts_flows():
+    rng = np.random.default_rng(1)
+    values = rng.normal(0, 1, 10_000)
+    histogram = fill(make_selection(values, None, None, values.size), Binning(20, -1, 1))
+    expected, _ = np.histogram(values, 20, (-1, 1))
+    np.testing.assert_array_equal(histogram.counts, expected)
+    np.testing.assert_array_equal(histogram.errors, np.sqrt(expected))
+    assert histogram.underflow == np.count_nonzero(values < -1)
+    assert histogram.overflow == np.count_nonzero(values >= 1)
+
+
+def test_threaded_fill_of_a_large_array_is_exact():
+    values = np.random.default_rng(2).uniform(0, 10, 2_000_000)
+    histogram = fill(make_selection(values, None, None, values.size), Binning(10, 0, 10))
+    np.testing.assert_array_equal(histogram.counts, np.histogram(values, 10, (0, 10))[0])
+
+
+def test_weighted_fill_has_sum_of_squared_weights_as_variance():
+    values = np.array([0.5, 0.5, 1.5])
+    weights = np.array([2.0, 3.0, 0.5])
+    histogram = fill(make_selection(values, None, weights, 3), Binning(2, 0, 2))
+    np.testing.assert_allclose(histogram.counts, [5.0, 0.5])
+    np.testing.assert_allclose(histogram.variances, [13.0, 0.25])
+
+
+def test_selection_statistics():
+    values = np.array([1.0, 2.0, np.nan, 4.0, np.inf, 10.0])
+    mask = np.array([True, True, True, True, True, False])
+    selection = make_selection(values, mask, None, values.size)
+    histogram = fill(selection, Binning(2, 0, 3))
+    numbers = summary(selection, histogram)
+    assert numbers["rows"] == 6
+    assert numbers["selected"] == 5
+    assert numbers["selected_fraction"] == pytest.approx(5 / 6)
+    assert numbers["no_value"] == 2
+    assert numbers["entries"] == 3
+    assert numbers["mean"] == pytest.approx(np.mean([1, 2, 4]))
+    assert numbers["std"] == pytest.approx(np.std([1, 2, 4]))
+    assert numbers["overflow"] == 1
+    assert numbers["underflow"] == 0
+
+
+def test_weighted_mean_and_std():
+    values = np.array([1.0, 3.0])
+    weights = np.array([1.0, 3.0])
+    selection = make_selection(values, None, weights, 2)
+    assert selection.mean == pytest.approx(2.5)
+    assert selection.std == pytest.approx(np.sqrt(np.cov(values, aweights=weights, ddof=0)))
+    assert selection.sum_weights == 4
+
+
+@pytest.mark.parametrize(
+    ("bins", "low", "high"), [(0, 0, 1), (3001, 0, 1), (10, 1, 1), (10, 2, 1), (10, 0, np.inf)]
+)
+def test_bad_binning_is_refused(bins, low, high):
+    with pytest.raises(BinningError):
+        Binning(bins, low, high)
+
+
+def test_auto_binning_of_counts_gives_one_bin_per_value():
+    binning = auto_binning(np.array([0.0, 1, 2, 2, 3, 5]))
+    assert (binning.bins, binning.low, binning.high) == (6, -0.5, 5.5)
+
+
+def test_auto_binning_of_a_mass_is_rounded_and_not_negative():
+    values = np.random.default_rng(3).normal(91, 3, 100_000)
+    binning = auto_binning(values)
+    assert binning.low % 1 == 0 and binning.high % 1 == 0
+    assert 70 < binning.low < 85 < 97 < binning.high < 110
+    assert nice_range(0.3, 97.2) == (0.0, 100.0)
+
+
+@pytest.fixture
+def dimuons():
+    text = b"pt1,pt2,Q1,Q2\n30,25,1,-1\n50,10,1,1\n45,44,-1,1\n5,4,-1,1\n"
+    return Evaluator(read_dataset(text, "dimuons.csv"))
+
+
+def test_cut_selects_rows(dimuons):
+    selection = dimuons.selection("pt1", "pt1 > 20 & pt2 > 20 & Q1*Q2 < 0")
+    np.testing.assert_allclose(selection.values, [30, 45])
+    assert selection.selected == 2 and selection.rows == 4
+
+
+def test_expressions_are_cached_by_text(dimuons):
+    first = dimuons.values("pt1 + pt2")
+    assert dimuons.values("  pt1 +  pt2 ") is first
+    assert dimuons.mask("Q1 > 0") is dimuons.mask("Q1 > 0")
+
+
+def test_cut_must_be_a_condition(dimuons):
+    with pytest.raises(ExpressionInputError, match="must be a condition"):
+        dimuons.mask("pt1 + 1")
+
+
+def test_expression_error_points_at_the_offending_part(dimuons):
+    with pytest.raises(ExpressionInputError) as caught:
+        dimuons.selection("pt1", "pt1 > 20 & pt3 > 20")
+    message = str(caught.value)
+    assert message.startswith("In the cut:")
+    lines = message.splitlines()
+    caret_line = lines[-1]
+    expression_line = lines[-2]
+    start = caret_line.index("^")
+    assert expression_line[start : start + 3] == "pt3"
+
+
+def test_derived_column_can_be_kept_and_reused(dimuons):
+    dimuons.add_column("ht", "pt1 + pt2")
+    assert "ht" in dimuons.names
+    np.testing.assert_allclose(dimuons.selection("ht", "ht >= 60").values, [60, 89])
+    with pytest.raises(ExpressionInputError, match="already a column"):
+        dimuons.add_column("pt1", "pt2")
+    with pytest.raises(ExpressionInputError, match="cannot be a column name"):
+        dimuons.add_column("2x", "pt2")
+
+
+def test_all_elements_of_a_list_column_follow_the_event_cut(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table(
+        {"Muon_pt": pa.array([[50.0, 30.0], [], [20.0, 5.0, 1.0]]), "MET": [10.0, 20.0, 30.0]}
+    )
+    pq.write_table(table, tmp_path / "nano.parquet")
+    evaluator = Evaluator(read_dataset(tmp_path / "nano.parquet", "nano.parquet"))
+    np.testing.assert_allclose(evaluator.selection("Muon_pt", "MET > 15").values, [20, 5, 1])
+    np.testing.assert_allclose(evaluator.selection("Muon_pt_1", "Muon_pt_n >= 2").values, [50, 20])
+    with pytest.raises(ExpressionInputError, match=r"unknown name .Muon_pt.; did you mean"):
+        evaluator.selection("MET", "Muon_pt > 3")
