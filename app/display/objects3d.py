@@ -1,0 +1,328 @@
+"""Layers and detector meshes -> pythreejs objects, with maps from a click back to an object.
+
+Each collection is drawn with a handful of objects (batched geometry, vertex colours), not one
+object per track. Picking uses invisible point clouds sampled along lines and jet axes (a line is
+too thin to hit with a ray in three.js r97), plus the solid calorimeter boxes and vertex spheres.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from app.display import shapes
+from app.display.scene import Layer
+from app.display.style import HIGHLIGHT, rgb
+
+PICK_STEP_MM = 50.0  # spacing of pick points along lines (picking radius is larger)
+HIT_POINT_SIZE = 4.0
+PICKABLE_MESH_KINDS = ("cluster", "electron", "muon", "photon", "vertex", "met")
+
+
+@dataclass
+class PickMap:
+    """What a pick on one three.js object means: per element, its layer and object index."""
+
+    layer_keys: list[str]
+    element_layer: np.ndarray
+    element_owner: np.ndarray
+    by_face: bool  # mesh picks report a triangle (faceIndex), point picks a point (index)
+
+    def resolve(self, element: int | None) -> tuple[str, int] | None:
+        """(layer key, object index) of a picked element, None when out of range."""
+        if element is None or not 0 <= element < len(self.element_owner):
+            return None
+        return self.layer_keys[self.element_layer[element]], int(self.element_owner[element])
+
+
+@dataclass
+class EventObjects:
+    """The pythreejs objects of the shown event and how to map their picks."""
+
+    visual: list[Any] = field(default_factory=list)
+    pickable: list[Any] = field(default_factory=list)
+    picks: dict[str, PickMap] = field(default_factory=dict)  # model_id -> map
+
+
+@dataclass
+class DrawnLayer:
+    """A layer to draw: only its shown objects, their colours, and the highlighted ones."""
+
+    layer: Layer
+    colors: np.ndarray
+    selected: frozenset[int] = frozenset()
+
+
+class Materials:
+    """The materials of one session, shared between its objects (fewer widgets per switch)."""
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple, Any] = {}
+
+    def lines(self) -> Any:
+        """Vertex-coloured lines."""
+        import pythreejs as three
+
+        return self._get(("lines",), lambda: three.LineBasicMaterial(vertexColors="VertexColors"))
+
+    def surfaces(self, opacity: float) -> Any:
+        """Vertex-coloured lit surfaces of a given opacity."""
+        import pythreejs as three
+
+        opacity = round(float(opacity), 2)
+        return self._get(
+            ("surfaces", opacity),
+            lambda: three.MeshLambertMaterial(
+                vertexColors="VertexColors",
+                transparent=opacity < 1.0,
+                opacity=opacity,
+                depthWrite=opacity >= 1.0,
+                side="DoubleSide",
+            ),
+        )
+
+    def points(self, size: float) -> Any:
+        """Vertex-coloured points of a screen size in pixels."""
+        import pythreejs as three
+
+        return self._get(
+            ("points", size),
+            lambda: three.PointsMaterial(
+                vertexColors="VertexColors", size=size, sizeAttenuation=False
+            ),
+        )
+
+    def pick_proxy(self) -> Any:
+        """A material that draws nothing: its objects only catch picking rays."""
+        import pythreejs as three
+
+        return self._get(("pick",), lambda: three.PointsMaterial(visible=False, size=1.0))
+
+    def _get(self, key: tuple, make) -> Any:
+        """The cached material for `key`, made once."""
+        if key not in self._cache:
+            self._cache[key] = make()
+        return self._cache[key]
+
+
+def buffer_geometry(**attributes: np.ndarray) -> Any:
+    """A new BufferGeometry with float32 attributes (position, color, normal)."""
+    import pythreejs as three
+
+    return three.BufferGeometry(
+        attributes={
+            name: three.BufferAttribute(
+                array=np.ascontiguousarray(values, dtype=np.float32), normalized=False
+            )
+            for name, values in attributes.items()
+        }
+    )
+
+
+def element_colors(
+    owner: np.ndarray, colors: np.ndarray, selected: frozenset[int], per_element: int
+) -> np.ndarray:
+    """Colours per vertex: each element takes its object's colour (white when selected)."""
+    values = colors[owner]
+    if selected:
+        values = np.where(np.isin(owner, list(selected))[:, None], rgb(HIGHLIGHT), values)
+    return np.repeat(values, per_element, axis=0)
+
+
+class _Batch:
+    """Arrays of one kind of drawing gathered over layers, with per-element layer and owner."""
+
+    def __init__(self) -> None:
+        self.arrays: dict[str, list[np.ndarray]] = {}
+        self.layer: list[np.ndarray] = []
+        self.owner: list[np.ndarray] = []
+
+    def add(self, layer_index: int, owner: np.ndarray, **arrays: np.ndarray) -> None:
+        """Append elements of one layer."""
+        if len(owner) == 0:
+            return
+        for name, values in arrays.items():
+            self.arrays.setdefault(name, []).append(values)
+        self.layer.append(np.full(len(owner), layer_index, dtype=np.int64))
+        self.owner.append(np.asarray(owner, dtype=np.int64))
+
+    def __bool__(self) -> bool:
+        return bool(self.owner)
+
+    def joined(self) -> dict[str, np.ndarray]:
+        """Each array concatenated over the layers."""
+        return {name: np.concatenate(parts) for name, parts in self.arrays.items()}
+
+    def pick_map(self, keys: list[str], by_face: bool) -> PickMap:
+        """The pick map of the batched elements."""
+        return PickMap(keys, np.concatenate(self.layer), np.concatenate(self.owner), by_face)
+
+
+def event_objects(drawn: list[DrawnLayer], materials: Materials) -> EventObjects:
+    """A few batched pythreejs objects drawing every shown object of the event.
+
+    One line set, one mesh per opacity (pickable surfaces apart from jets), one point cloud
+    of hits and one invisible point cloud for picking: a switch sends a handful of widgets.
+    """
+    import pythreejs as three
+
+    keys = [item.layer.key for item in drawn]
+    lines, picks, hits = _Batch(), _Batch(), _Batch()
+    surfaces: dict[tuple[float, bool], _Batch] = {}
+    for index, item in enumerate(drawn):
+        layer, colors, selected = item.layer, item.colors, item.selected
+        if len(layer.segments):
+            lines.add(
+                index,
+                layer.segment_owner,
+                position=layer.segments.reshape(-1, 3),
+                color=element_colors(layer.segment_owner, colors, selected, 2),
+            )
+            points, owner = shapes.sample_segments(
+                layer.segments, layer.segment_owner, PICK_STEP_MM
+            )
+            picks.add(index, owner, position=points)
+        if len(layer.triangles):
+            pickable = layer.kind in PICKABLE_MESH_KINDS
+            batch = surfaces.setdefault((layer.opacity, pickable), _Batch())
+            batch.add(
+                index,
+                layer.triangle_owner,
+                position=layer.triangles.reshape(-1, 3),
+                normal=shapes.flat_normals(layer.triangles).reshape(-1, 3),
+                color=element_colors(layer.triangle_owner, colors, selected, 3),
+            )
+            if layer.kind == "jet":
+                points, owner = jet_axes(layer)
+                picks.add(index, owner, position=points)
+        if len(layer.points):
+            hits.add(
+                index,
+                layer.point_owner,
+                position=layer.points,
+                color=element_colors(layer.point_owner, colors, selected, 1),
+            )
+    result = EventObjects()
+    if lines:
+        geometry = buffer_geometry(**lines.joined())
+        result.visual.append(three.LineSegments(geometry, materials.lines()))
+    # opaque surfaces first, then translucent ones from the most to the least opaque
+    for (opacity, pickable), batch in sorted(surfaces.items(), key=lambda entry: -entry[0][0]):
+        mesh = three.Mesh(buffer_geometry(**batch.joined()), materials.surfaces(opacity))
+        if pickable:
+            result.pickable.append(mesh)
+            result.picks[mesh.model_id] = batch.pick_map(keys, by_face=True)
+        else:
+            result.visual.append(mesh)
+    if hits:
+        cloud = three.Points(buffer_geometry(**hits.joined()), materials.points(HIT_POINT_SIZE))
+        result.pickable.append(cloud)
+        result.picks[cloud.model_id] = hits.pick_map(keys, by_face=False)
+    if picks:
+        proxy = three.Points(buffer_geometry(**picks.joined()), materials.pick_proxy())
+        result.pickable.append(proxy)
+        result.picks[proxy.model_id] = picks.pick_map(keys, by_face=False)
+    return result
+
+
+def jet_axes(layer: Layer) -> tuple[np.ndarray, np.ndarray]:
+    """Points along each drawn jet's axis (apex to base centre), with their owners."""
+    per_jet = shapes.unit_cone().shape[0]
+    triangles = layer.triangles.reshape(-1, per_jet, 3, 3)
+    owners = layer.triangle_owner[::per_jet]
+    apex = triangles[:, 0, 0]
+    base_centre = triangles[:, per_jet // 2, 0]  # base triangles start with the base centre
+    axes = np.stack([apex, base_centre], axis=1)
+    return shapes.sample_segments(axes, owners, PICK_STEP_MM)
+
+
+@dataclass(frozen=True)
+class DetectorPart:
+    """One detector mesh as read-only arrays shared by every session of the process."""
+
+    name: str
+    system: str
+    group: str
+    color: str
+    opacity: float
+    visible: bool
+    positions: np.ndarray
+    normals: np.ndarray
+    index: np.ndarray
+
+
+@lru_cache(maxsize=1)
+def detector_parts() -> tuple[DetectorPart, ...]:
+    """The detector geometry, built once per process (30 students may connect at once)."""
+    from geometry.build import build_detector
+
+    parts = []
+    for mesh in build_detector():
+        positions = np.ascontiguousarray(mesh.vertices, dtype=np.float32)
+        index = np.ascontiguousarray(mesh.faces, dtype=np.uint32).ravel()
+        normals = vertex_normals(positions, index.reshape(-1, 3))
+        for array in (positions, normals, index):
+            array.setflags(write=False)
+        parts.append(
+            DetectorPart(
+                mesh.name,
+                mesh.system,
+                mesh.group,
+                mesh.color,
+                float(mesh.opacity),
+                bool(mesh.visible),
+                positions,
+                normals,
+                index,
+            )
+        )
+    return tuple(parts)
+
+
+def vertex_normals(positions: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Area-weighted vertex normals of an indexed triangle mesh."""
+    triangles = positions[faces].astype(np.float64)
+    face_normal = np.cross(triangles[:, 1] - triangles[:, 0], triangles[:, 2] - triangles[:, 0])
+    normals = np.zeros(positions.shape, dtype=np.float64)
+    for corner in range(3):
+        np.add.at(normals, faces[:, corner], face_normal)
+    length = np.linalg.norm(normals, axis=1, keepdims=True)
+    normals = np.divide(normals, length, out=np.zeros_like(normals), where=length > 0)
+    return normals.astype(np.float32)
+
+
+def detector_groups(hidden_systems: tuple[str, ...] = ()) -> dict[str, tuple[Any, list[Any]]]:
+    """Per toggle group: a pythreejs Group of its meshes and their materials (this session's).
+
+    A group starts visible when one of its parts is visible by default and its system is not
+    in `hidden_systems`.
+    """
+    import pythreejs as three
+
+    groups: dict[str, tuple[Any, list[Any]]] = {}
+    for part in detector_parts():
+        geometry = three.BufferGeometry(
+            attributes={
+                "position": three.BufferAttribute(array=part.positions, normalized=False),
+                "normal": three.BufferAttribute(array=part.normals, normalized=False),
+                "index": three.BufferAttribute(array=part.index, normalized=False),
+            }
+        )
+        material = three.MeshLambertMaterial(
+            color=part.color,
+            transparent=True,
+            opacity=part.opacity,
+            depthWrite=False,
+            side="DoubleSide",
+        )
+        mesh = three.Mesh(geometry, material, name=part.name)
+        if part.group not in groups:
+            groups[part.group] = (three.Group(name=part.group, visible=False), [])
+        group, group_materials = groups[part.group]
+        group.add(mesh)
+        group.visible = group.visible or (part.visible and part.system not in hidden_systems)
+        group_materials.append(material)
+    return groups

@@ -1,0 +1,693 @@
+"""The "Event display" tab: one `EventDisplay` per browser session, wiring widgets to the scene."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import math
+import random
+import tempfile
+import time
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from app.config import AppConfig
+from app.display import events as event_files
+from app.display.bridge import SCENE_CLASS, browser_bridge
+from app.display.controls import (
+    CollectionControl,
+    collection_control,
+    detector_control,
+    legend_html,
+)
+from app.display.objects3d import (
+    DrawnLayer,
+    EventObjects,
+    Materials,
+    detector_groups,
+    event_objects,
+)
+from app.display.offline import local_widget_pane
+from app.display.physics import can_add_to_mass, invariant_mass, object_info
+from app.display.scene import EventScene, Layer, build_scene
+from app.display.style import BACKGROUND, object_colors
+from converters.errors import EventLabError
+
+LOG = logging.getLogger(__name__)
+CANVAS_SIZE = (720, 560)
+# Shells the default camera sits inside hide the event: they start hidden (one click shows them).
+HIDDEN_SYSTEMS = ("muon system",)
+VIEWS = {
+    "3D": ((-6200.0, 3800.0, 7600.0), (0.0, 1.0, 0.0)),
+    "End-on (x-y)": ((0.0, 0.0, 13000.0), (0.0, 1.0, 0.0)),
+    "Side (z-y)": ((-17000.0, 0.0, 0.0), (0.0, 1.0, 0.0)),
+}
+DEFAULT_VIEW = "3D"
+PICK_PIXELS = 8.0  # how close (in screen pixels, roughly) a click must be to a line
+DRAG_PICK_GAP_S = 0.4  # a pick right after the camera moved is the end of a drag, not a click
+ROOT_EVENTS = slice(0, 50)
+JSON_SUFFIXES = (".json", ".json.gz", ".gz")
+HELP = (
+    "**Drag** to rotate, **scroll** to zoom, **right-drag** to pan. **Click** an object for its "
+    "properties; **shift-click** (or *Add*) to add it to the invariant mass. Keys: **←/→** "
+    "previous/next event, **r** random."
+)
+
+
+def cached_event_file(path: Path) -> event_files.EventFile:
+    """A bundled event file, parsed once per process and version (read-only for the sessions)."""
+    stat = path.stat()
+    return _read_cached(path, stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=8)
+def _read_cached(path: Path, _mtime: int, _size: int) -> event_files.EventFile:
+    """Parse `path`; the cache key includes its modification time and size."""
+    return event_files.read_event_file(path)
+
+
+class EventDisplay:
+    """The event display of one browser session: its own widgets, 3D objects and state."""
+
+    def __init__(self, config: AppConfig, file: str | None = None, event: str | None = None):
+        import panel as pn
+
+        self.config = config
+        self.materials = Materials()
+        self.rng = random.Random()
+        self.bundled = event_files.list_event_files(config.data_dirs)
+        self.uploaded: dict[str, event_files.EventFile] = {}
+        self.file: event_files.EventFile | None = None
+        self.position = 0
+        self.scene: EventScene | None = None
+        self.objects = EventObjects()
+        self.controls: dict[str, CollectionControl] = {}
+        self.selection: list[tuple[str, int]] = []
+        self.focus: tuple[str, int] | None = None
+        self._updating = False
+        self._camera_moved_at = 0.0
+        self._build_three()
+        self._build_widgets()
+        self.panel = self._layout()
+        with pn.io.hold():
+            self._open_initial(file, event)
+
+    # ------------------------------------------------------------------ building
+    def _build_three(self) -> None:
+        """Camera, lights, detector, event groups, controls, picker and renderer."""
+        import pythreejs as three
+
+        width, height = CANVAS_SIZE
+        position, up = VIEWS[DEFAULT_VIEW]
+        self.camera = three.PerspectiveCamera(
+            position=position,
+            up=up,
+            fov=40,
+            aspect=width / height,
+            near=10,
+            far=200000,
+            children=[three.DirectionalLight(position=[2, 3, 4], intensity=0.55)],
+        )
+        self.detector = detector_groups(HIDDEN_SYSTEMS)
+        self.event_group = three.Group(name="event")
+        self.pick_group = three.Group(name="pickable")
+        self.scene3d = three.Scene(
+            children=[
+                self.camera,
+                three.AmbientLight(intensity=0.7),
+                *(group for group, _ in self.detector.values()),
+                self.event_group,
+                self.pick_group,
+            ],
+            background=BACKGROUND,
+        )
+        self.orbit = three.OrbitControls(controlling=self.camera, target=[0, 0, 0])
+        self.picker = three.Picker(controlling=self.pick_group, event="click")
+        self.renderer = three.Renderer(
+            camera=self.camera,
+            scene=self.scene3d,
+            controls=[self.orbit, self.picker],
+            width=width,
+            height=height,
+            antialias=True,
+        )
+        self._update_pick_threshold()
+        self.camera.observe(self._on_camera, names=["position"])
+        self.picker.observe(self._on_pick, names=["point"])
+
+    def _build_widgets(self) -> None:
+        """The Panel widgets of the three columns."""
+        import panel as pn
+
+        self.alert = pn.pane.Alert("", alert_type="danger", visible=False, width=CANVAS_SIZE[0])
+        self.file_select = pn.widgets.Select(name="Event file", options=[], width=280)
+        self.file_select.param.watch(self._on_file_select, "value")
+        self.upload = pn.widgets.FileDropper(
+            multiple=False,
+            max_file_size=f"{max(1, int(self.config.max_upload_mb))}MB",
+            width=280,
+            height=90,
+            layout="compact",
+        )
+        self.upload.param.watch(self._on_upload, "value")
+        self.previous_button = pn.widgets.Button(name="◀ Previous", width=88)
+        self.next_button = pn.widgets.Button(name="Next ▶", width=88, button_type="primary")
+        self.random_button = pn.widgets.Button(name="Random", width=80)
+        self.previous_button.on_click(lambda _event: self.step(-1))
+        self.next_button.on_click(lambda _event: self.step(1))
+        self.random_button.on_click(lambda _event: self.random_event())
+        self.jump = pn.widgets.TextInput(
+            name="Go to event number", placeholder="event number, then Enter", width=280
+        )
+        self.jump.param.watch(self._on_jump, "value")
+        self.position_label = pn.pane.HTML("", width=280, margin=(0, 10))
+        self.event_list = pn.widgets.Select(name="Events", options={}, size=12, width=280)
+        self.event_list.param.watch(self._on_list, "value")
+        self.metadata = pn.pane.HTML("", width=280)
+        self.bridge = browser_bridge(self._on_browser_action)
+
+        self.view_buttons = pn.widgets.RadioButtonGroup(
+            options=list(VIEWS), value=DEFAULT_VIEW, button_type="default"
+        )
+        self.view_buttons.param.watch(lambda event: self.set_view(event.new), "value")
+        self.reset_button = pn.widgets.Button(name="Reset view", width=95)
+        self.reset_button.on_click(lambda _event: self.reset_view())
+        self.color_mode = pn.widgets.RadioButtonGroup(
+            name="Colour tracks by", options=["charge", "collection"], value="charge"
+        )
+        self.color_mode.param.watch(lambda _event: self.redraw(), "value")
+        self.download = pn.widgets.FileDownload(
+            callback=self._event_download,
+            filename="event.json",
+            label="Download event (JSON)",
+            button_type="default",
+            width=190,
+        )
+        self.screenshot_button = pn.widgets.Button(name="Screenshot (PNG)", width=140)
+        self.screenshot_button.on_click(lambda _event: self.take_screenshot())
+        self.canvas = local_widget_pane(
+            self.renderer,
+            prefix=self.config.prefix,
+            width=CANVAS_SIZE[0],
+            height=CANVAS_SIZE[1],
+            css_classes=[SCENE_CLASS],
+            margin=(5, 10),
+        )
+        self.notes = pn.pane.HTML("", width=CANVAS_SIZE[0], styles={"color": "#666"})
+
+        self.info = pn.pane.HTML(self._info_html(), width=310)
+        self.add_button = pn.widgets.Button(name="Add to invariant mass", width=170, disabled=True)
+        self.add_button.on_click(lambda _event: self.add_focus_to_selection())
+        self.clear_button = pn.widgets.Button(name="Clear", width=70)
+        self.clear_button.on_click(lambda _event: self.clear_selection())
+        self.selection_view = pn.pane.HTML(self._selection_html(), width=310)
+        self.collections_box = pn.Column(margin=0)
+        self.detector_box = pn.Column(
+            *(
+                detector_control(
+                    name,
+                    group.visible,
+                    materials[0].opacity if materials else 0.1,
+                    self.set_detector_visible,
+                    self.set_detector_opacity,
+                )
+                for name, (group, materials) in self.detector.items()
+            ),
+            margin=0,
+        )
+
+    def _layout(self) -> Any:
+        """The three columns of the tab."""
+        import panel as pn
+
+        left = pn.Column(
+            self.file_select,
+            pn.pane.HTML(
+                "<small>Open your own file: Phoenix JSON (.json, .json.gz) or ATLAS PHYSLITE "
+                f"(.root, first {ROOT_EVENTS.stop} events), up to "
+                f"{self.config.max_upload_mb:g} MB.</small>",
+                width=280,
+            ),
+            self.upload,
+            pn.Row(self.previous_button, self.next_button, self.random_button, margin=(5, 5)),
+            self.position_label,
+            self.jump,
+            self.event_list,
+            pn.pane.HTML("<b>This event</b>", margin=(10, 10, 0, 10)),
+            self.metadata,
+            width=310,
+        )
+        toolbar = pn.Row(
+            self.view_buttons,
+            self.reset_button,
+            pn.pane.HTML("<span style='line-height:32px'>Tracks by</span>", margin=(5, 2, 5, 12)),
+            self.color_mode,
+            margin=(0, 5),
+        )
+        center = pn.Column(
+            self.alert,
+            toolbar,
+            self.canvas,
+            pn.Row(self.download, self.screenshot_button, margin=(0, 5)),
+            pn.pane.HTML(legend_html(), width=CANVAS_SIZE[0]),
+            pn.pane.Markdown(HELP, width=CANVAS_SIZE[0], styles={"font-size": "12px"}),
+            self.notes,
+            self.bridge,
+            width=CANVAS_SIZE[0] + 30,
+        )
+        right = pn.Column(
+            pn.pane.HTML("<b>Selected object</b>", margin=(5, 10, 0, 10)),
+            self.info,
+            pn.pane.HTML("<b>Invariant mass</b>", margin=(10, 10, 0, 10)),
+            self.selection_view,
+            pn.Row(self.add_button, self.clear_button, margin=(0, 5)),
+            pn.Card(self.collections_box, title="Physics objects", width=320, margin=(10, 5)),
+            pn.Card(self.detector_box, title="Detector", width=320, collapsed=True, margin=(10, 5)),
+            width=340,
+        )
+        return pn.Row(left, center, right, margin=0)
+
+    # ------------------------------------------------------------------ files and events
+    def _open_initial(self, file: str | None, event: str | None) -> None:
+        """Open the file and event the URL asks for, or the first bundled file."""
+        self._refresh_file_options()
+        if not self.bundled:
+            folders = ", ".join(str(path) for path in self.config.data_dirs)
+            self.fail(f"No event files found in the data folders ({folders}). Open your own file.")
+            return
+        name = file if file else next(iter(self.bundled))
+        try:
+            self.open_bundled(name)
+        except EventLabError as error:
+            if name != next(iter(self.bundled)):
+                self.open_bundled(next(iter(self.bundled)))
+            self.fail(str(error))  # after opening the default file, which clears alerts
+            return
+        if event:
+            self.go_to_number(event)
+
+    def _refresh_file_options(self) -> None:
+        """File choices: the bundled files, then this session's uploads."""
+        options = {name: name for name in self.bundled}
+        options |= {f"{name} (your file)": name for name in self.uploaded}
+        self._updating = True
+        try:
+            self.file_select.options = options
+        finally:
+            self._updating = False
+
+    def open_bundled(self, name: str) -> None:
+        """Open a bundled file by name (only names found in the data folders are accepted)."""
+        path = event_files.resolve_event_file(name, self.config.data_dirs)
+        self.set_file(cached_event_file(path))
+
+    def set_file(self, file: event_files.EventFile, position: int = 0) -> None:
+        """Show `file`, at event `position`."""
+        self.file = file
+        labels = {}
+        for index, (key, event) in enumerate(file.events.items()):
+            number = event_files.event_number(key, event)
+            labels[f"{index + 1}. #{number}: {event_files.event_summary(event)}"] = index
+        self._updating = True
+        try:
+            self.file_select.value = file.name
+            self.event_list.options = labels
+        finally:
+            self._updating = False
+        self.show(position)
+
+    def show(self, position: int) -> None:
+        """Draw event number `position` (0-based) of the current file."""
+        import panel as pn
+
+        if self.file is None or not self.file.events:
+            return
+        position %= len(self.file.events)
+        key = self.file.keys[position]
+        event = self.file.events[key]
+        try:
+            scene = build_scene(event)
+        except (ValueError, TypeError, KeyError, IndexError) as error:
+            LOG.exception("event %s of %s cannot be drawn", key, self.file.name)
+            self.fail(f"Event {key} of {self.file.name} cannot be drawn: {error}")
+            return
+        with pn.io.hold():
+            self.position = position
+            self.scene = scene
+            self.selection.clear()
+            self.focus = None
+            self._sync_collection_controls()
+            self.redraw()
+            self._show_event_text(key, event)
+            self.clear_alert()
+
+    def _show_event_text(self, key: str, event: dict) -> None:
+        """Metadata, list position, labels, download name and URL of the shown event."""
+        import panel as pn
+
+        assert self.file is not None
+        number = event_files.event_number(key, event)
+        rows = "".join(
+            f"<tr><td style='color:#666;padding-right:10px'>{name}</td><td>{value}</td></tr>"
+            for name, value in event_files.event_metadata(key, event).items()
+        )
+        self.metadata.object = f"<table style='font-size:13px'>{rows}</table>"
+        self.position_label.object = (
+            f"<div style='font-size:15px'>Event <b data-testid='event-number'>{number}</b> "
+            f"<span style='color:#666'>({self.position + 1} of {len(self.file.events)})</span>"
+            "</div>"
+        )
+        self._updating = True
+        try:
+            self.event_list.value = self.position
+        finally:
+            self._updating = False
+        stem = Path(self.file.name).name.split(".")[0]
+        self.download.filename = f"{stem}-event-{number}.json"
+        self.notes.object = "<br>".join(self.scene.notes) if self.scene else ""
+        self.info.object = self._info_html()
+        self.selection_view.object = self._selection_html()
+        self.add_button.disabled = True
+        if self.file.name in self.bundled and pn.state.location is not None:
+            pn.state.location.update_query(file=self.file.name, event=number)
+
+    def step(self, offset: int) -> None:
+        """Previous (-1) or next (+1) event, wrapping around."""
+        self.show(self.position + offset)
+
+    def random_event(self) -> None:
+        """A random other event of the file."""
+        if self.file and len(self.file.events) > 1:
+            choices = [i for i in range(len(self.file.events)) if i != self.position]
+            self.show(self.rng.choice(choices))
+
+    def go_to_number(self, text: str) -> bool:
+        """Show the event whose number (or key) is `text`; alert when there is none."""
+        assert self.file is not None
+        wanted = text.strip().lstrip("#")
+        for index, (key, event) in enumerate(self.file.events.items()):
+            if wanted in (key, event_files.event_number(key, event)):
+                self.show(index)
+                return True
+        self.fail(f"No event number {wanted} in {self.file.name}.")
+        return False
+
+    # ------------------------------------------------------------------ drawing
+    def _sync_collection_controls(self) -> None:
+        """One control row per collection of the shown event (kept across events)."""
+        assert self.scene is not None
+        # Rows are only ever added (rebuilding the layout is slow); absent ones are hidden.
+        new = False
+        for layer in self.scene.layers:
+            if layer.key not in self.controls:
+                self.controls[layer.key] = collection_control(layer, self._on_collection_change)
+                new = True
+        if new:
+            self.collections_box.objects = [control.row for control in self.controls.values()]
+        sizes = {layer.key: layer.size for layer in self.scene.layers}
+        for key, control in self.controls.items():
+            visible = sizes.get(key, 0) > 0
+            if control.row.visible != visible:
+                control.row.visible = visible
+
+    def _layer_mask(self, layer: Layer) -> np.ndarray:
+        """Objects of `layer` passing its cut."""
+        control = self.controls.get(layer.key)
+        minimum = control.cut.value if control and control.cut is not None else 0.0
+        return layer.passing(minimum)
+
+    def _colors(self, layer: Layer) -> np.ndarray:
+        """Colours of the objects of `layer` in the current colour mode."""
+        assert self.scene is not None
+        track_keys = [other.key for other in self.scene.layers if other.kind == "track"]
+        order = track_keys.index(layer.key) if layer.key in track_keys else 0
+        return object_colors(layer.kind, layer.props["charge"], self.color_mode.value, order)
+
+    def _highlighted(self, key: str) -> frozenset[int]:
+        """Objects of layer `key` drawn highlighted (selected or focused)."""
+        chosen = {index for layer_key, index in self.selection if layer_key == key}
+        if self.focus and self.focus[0] == key:
+            chosen.add(self.focus[1])
+        return frozenset(chosen)
+
+    def _on_collection_change(self, _key: str) -> None:
+        """A collection toggle or cut moved."""
+        if not self._updating:
+            self.redraw()
+
+    def redraw(self) -> None:
+        """Rebuild the event's 3D objects (the detector stays as it is)."""
+        if self.scene is None:
+            return
+        drawn = []
+        for layer in self.scene.layers:
+            control = self.controls[layer.key]
+            mask = self._layer_mask(layer)
+            control.count.object = (
+                f"<span style='color:#666;font-size:12px'>{int(mask.sum())} / {layer.size}</span>"
+            )
+            if control.toggle.value:  # a hidden collection costs nothing until it is shown
+                shown = layer.restricted(mask)
+                drawn.append(DrawnLayer(shown, self._colors(layer), self._highlighted(layer.key)))
+        self.objects = event_objects(drawn, self.materials)
+        self.event_group.children = tuple(self.objects.visual)
+        self.pick_group.children = tuple(self.objects.pickable)
+
+    # ------------------------------------------------------------------ views and detector
+    def set_view(self, name: str) -> None:
+        """Move the camera to a preset view (looking at the interaction point)."""
+        position, up = VIEWS[name]
+        self.camera.up = up
+        self.camera.position = position
+        self.orbit.target = [0.0, 0.0, 0.0]
+        self.camera.lookAt([0.0, 0.0, 0.0])
+        self._update_pick_threshold()
+
+    def reset_view(self) -> None:
+        """Back to the default 3D view."""
+        if self.view_buttons.value != DEFAULT_VIEW:
+            self.view_buttons.value = DEFAULT_VIEW
+        else:
+            self.set_view(DEFAULT_VIEW)
+
+    def set_detector_visible(self, group: str, visible: bool) -> None:
+        """Show or hide one detector group."""
+        self.detector[group][0].visible = visible
+
+    def set_detector_opacity(self, group: str, opacity: float) -> None:
+        """Change the opacity of one detector group."""
+        for material in self.detector[group][1]:
+            material.opacity = float(opacity)
+
+    def _update_pick_threshold(self) -> None:
+        """Scale the picking distance with the camera distance (about PICK_PIXELS on screen)."""
+        distance = float(np.linalg.norm(self.camera.position))
+        height = CANVAS_SIZE[1]
+        world_per_pixel = 2.0 * distance * math.tan(math.radians(self.camera.fov / 2.0)) / height
+        self.picker.pointThreshold = max(5.0, PICK_PIXELS * world_per_pixel)
+
+    # ------------------------------------------------------------------ picking and mass
+    def _on_camera(self, _change: Any) -> None:
+        """The camera moved (orbit, zoom or preset)."""
+        self._camera_moved_at = time.monotonic()
+        self._update_pick_threshold()
+
+    def _on_pick(self, _change: Any) -> None:
+        """A click in the 3D view: show the object under it; shift adds it to the selection."""
+        if time.monotonic() - self._camera_moved_at < DRAG_PICK_GAP_S:
+            return
+        picked = self.resolve_pick(self.picker.object, self.picker.index, self.picker.faceIndex)
+        if picked is None:
+            return
+        modifiers = list(self.picker.modifiers or [])
+        self.focus_object(*picked, add=bool(modifiers and modifiers[0]))
+
+    def resolve_pick(self, obj: Any, index: int | None, face: int | None) -> tuple[str, int] | None:
+        """The (layer key, object index) a picked three.js object and element stand for."""
+        pick = self.objects.picks.get(obj.model_id) if obj is not None else None
+        if pick is None:
+            return None
+        return pick.resolve(face if pick.by_face else index)
+
+    def focus_object(self, key: str, index: int, add: bool = False) -> None:
+        """Show one object's properties (and add it to the selection when `add`)."""
+        import panel as pn
+
+        if self.scene is None:
+            return
+        self.focus = (key, index)
+        layer = self.scene.layer(key)
+        with pn.io.hold():
+            if add and can_add_to_mass(layer, index) and (key, index) not in self.selection:
+                self.selection.append((key, index))
+            self.info.object = self._info_html()
+            self.selection_view.object = self._selection_html()
+            self.add_button.disabled = not can_add_to_mass(layer, index) or (
+                (key, index) in self.selection
+            )
+            self.redraw()
+
+    def add_focus_to_selection(self) -> None:
+        """Add the object in the info panel to the invariant-mass selection."""
+        if self.focus:
+            self.focus_object(*self.focus, add=True)
+
+    def clear_selection(self) -> None:
+        """Empty the invariant-mass selection."""
+        import panel as pn
+
+        self.selection.clear()
+        with pn.io.hold():
+            self.redraw()
+            self.selection_view.object = self._selection_html()
+            if self.focus and self.scene:
+                self.add_button.disabled = not can_add_to_mass(
+                    self.scene.layer(self.focus[0]), self.focus[1]
+                )
+
+    def _info_html(self) -> str:
+        """The info panel: the focused object's properties."""
+        if self.focus is None or self.scene is None:
+            return "<span style='color:#666'>Click an object in the 3D view.</span>"
+        info = object_info(self.scene.layer(self.focus[0]), self.focus[1])
+        rows = "".join(
+            f"<tr><td style='color:#666;padding-right:12px'>{name}</td><td>{value}</td></tr>"
+            for name, value in info.items()
+        )
+        return f"<table data-testid='object-info' style='font-size:13px'>{rows}</table>"
+
+    def _selection_html(self) -> str:
+        """The selection panel: the chosen objects and their invariant mass."""
+        if not self.selection or self.scene is None:
+            return (
+                "<span style='color:#666'>Shift-click leptons or photons to combine them "
+                "(Z → two leptons, H → two photons or four leptons).</span>"
+            )
+        layers = [self.scene.layer(key) for key, _ in self.selection]
+        indices = [index for _, index in self.selection]
+        lines = []
+        for layer, index in zip(layers, indices, strict=True):
+            info = object_info(layer, index)
+            lines.append(f"{info['Type']} ({layer.collection}), pT {info.get('pT', '?')}")
+        mass = invariant_mass(layers, indices)
+        mass_text = f"{mass:.2f} GeV" if math.isfinite(mass) else "unknown"
+        items = "".join(f"<li>{line}</li>" for line in lines)
+        return (
+            f"<ul style='margin:2px 0;padding-left:18px;font-size:13px'>{items}</ul>"
+            f"<div style='font-size:15px'>Mass of {len(lines)} object"
+            f"{'s' if len(lines) != 1 else ''}: <b data-testid='mass'>{mass_text}</b></div>"
+        )
+
+    # ------------------------------------------------------------------ downloads and messages
+    def _event_download(self) -> io.BytesIO:
+        """The shown event as a Phoenix JSON file."""
+        assert self.file is not None
+        key = self.file.keys[self.position]
+        return io.BytesIO(event_files.event_json_bytes(key, self.file.events[key]))
+
+    def take_screenshot(self) -> None:
+        """Save the 3D view as a PNG in the browser."""
+        name = Path(self.download.filename).stem if self.file else "eventlab"
+        self.bridge.screenshot(f"{name}.png")
+
+    def _on_browser_action(self, action: str) -> None:
+        """Keyboard shortcuts and screenshot results from the browser."""
+        if action == "next":
+            self.step(1)
+        elif action == "previous":
+            self.step(-1)
+        elif action == "random":
+            self.random_event()
+        elif action == "screenshot-failed":
+            self.fail("The screenshot failed: the 3D view is not drawn yet.")
+
+    def fail(self, message: str) -> None:
+        """Show an error message above the 3D view."""
+        self.alert.object = message
+        self.alert.visible = True
+
+    def clear_alert(self) -> None:
+        """Hide the error message."""
+        self.alert.visible = False
+
+    # ------------------------------------------------------------------ widget callbacks
+    def _on_file_select(self, event: Any) -> None:
+        """Another file chosen in the file menu."""
+        if self._updating or event.new is None or (self.file and event.new == self.file.name):
+            return
+        try:
+            if event.new in self.uploaded:
+                self.set_file(self.uploaded[event.new])
+            else:
+                self.open_bundled(event.new)
+        except EventLabError as error:
+            self.fail(str(error))
+
+    def _on_list(self, event: Any) -> None:
+        """An event chosen in the event list."""
+        if not self._updating and event.new is not None and event.new != self.position:
+            self.show(int(event.new))
+
+    def _on_jump(self, event: Any) -> None:
+        """An event number typed in the jump box."""
+        if event.new and event.new.strip() and self.file is not None:
+            self.go_to_number(event.new)
+
+    async def _on_upload(self, event: Any) -> None:
+        """A file dropped or chosen by the user: read it (convert ROOT on the server)."""
+        if not event.new:
+            return
+        name, content = list(event.new.items())[-1]
+        data = content.encode("utf-8") if isinstance(content, str) else bytes(content)
+        self.panel.loading = True
+        try:
+            file = await asyncio.to_thread(read_upload, name, data, self.config.max_upload_bytes)
+        except EventLabError as error:
+            self.fail(str(error))
+            return
+        except Exception as error:  # an arbitrary user file must never end in a traceback
+            LOG.exception("upload %s failed", name)
+            self.fail(f"{name} could not be read: {error}")
+            return
+        finally:
+            self.panel.loading = False
+        self.uploaded[file.name] = file
+        self._refresh_file_options()
+        self.set_file(file)
+
+
+def read_upload(name: str, data: bytes, max_bytes: int) -> event_files.EventFile:
+    """An uploaded file as events: Phoenix JSON as it is, PHYSLITE ROOT converted on the server."""
+    safe_name = Path(name).name or "upload"
+    if len(data) > max_bytes:
+        raise event_files.EventFileError(
+            f"{safe_name} is {len(data) / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB limit"
+        )
+    lower = safe_name.lower()
+    if lower.endswith(JSON_SUFFIXES):
+        return event_files.parse_event_bytes(data, safe_name)
+    if lower.endswith(".root"):
+        return convert_root_upload(safe_name, data)
+    raise event_files.EventFileError(
+        f"{safe_name}: EventLab opens Phoenix event files (.json, .json.gz) and ATLAS PHYSLITE "
+        "files (.root)"
+    )
+
+
+def convert_root_upload(name: str, data: bytes) -> event_files.EventFile:
+    """Convert an uploaded PHYSLITE file (first events) to Phoenix events, via a temp file."""
+    from converters import convert_events
+
+    if not data.startswith(b"root"):
+        raise event_files.EventFileError(f"{name} is not a ROOT file")
+    with tempfile.TemporaryDirectory(prefix="eventlab-upload-") as folder:
+        path = Path(folder) / "upload.root"
+        path.write_bytes(data)
+        converted = convert_events(str(path), events=ROOT_EVENTS)
+    if not converted:
+        raise event_files.EventFileError(f"{name} holds no events EventLab can show")
+    return event_files.EventFile(name=name, events=converted)

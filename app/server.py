@@ -1,0 +1,262 @@
+"""`eventlab serve`: the web app (event display and histogram lab) on a Panel/Bokeh server.
+
+Importing this module stays cheap: Panel, pythreejs and the tabs load inside the handler.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from app.config import BUNDLED_DATA_DIR, AppConfig
+from converters.errors import EventLabError
+
+DEFAULT_PORT = 5006
+DEFAULT_ADDRESS = "127.0.0.1"
+ORIGIN_ENV = "EVENTLAB_ALLOW_WEBSOCKET_ORIGIN"
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+HEALTH_ROUTE = "/health"
+MAX_QUERY_LENGTH = 200
+LOG = logging.getLogger(__name__)
+
+
+class ServeOptionError(EventLabError):
+    """An `eventlab serve` option that cannot work (bad port, missing folder...)."""
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register the `serve` subcommand."""
+    parser = subparsers.add_parser(
+        "serve",
+        help="start the web app (event display and histogram lab)",
+        description=(
+            "Start the EventLab web app. Everything it needs (pythreejs and three.js included) "
+            "is served by this server, so it works without internet. For a classroom, listen on "
+            "the network (--address 0.0.0.0) and allow the address students type "
+            "(--allow-websocket-origin HOST:PORT)."
+        ),
+    )
+    parser.add_argument(
+        "--address",
+        default=DEFAULT_ADDRESS,
+        help=f"address to listen on (default {DEFAULT_ADDRESS}; 0.0.0.0 for every interface)",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help=f"port (default: $PORT if set, else {DEFAULT_PORT})",
+    )
+    parser.add_argument(
+        "--allow-websocket-origin",
+        action="append",
+        default=None,
+        metavar="HOST[:PORT]",
+        help=(
+            "host (as browsers see it) allowed to open the app's websocket; repeatable "
+            f"(default: ${ORIGIN_ENV}, comma-separated, else only this machine)"
+        ),
+    )
+    parser.add_argument(
+        "--num-procs",
+        type=int,
+        default=1,
+        help="worker processes (default 1; 0 = one per CPU)",
+    )
+    parser.add_argument(
+        "--data-dir",
+        action="append",
+        type=Path,
+        default=None,
+        help=f"folder of Phoenix event files to offer; repeatable (default {BUNDLED_DATA_DIR})",
+    )
+    parser.add_argument(
+        "--max-upload-mb",
+        type=float,
+        default=200.0,
+        help="largest file a user may open from the browser, in MB (default 200)",
+    )
+    parser.add_argument("--prefix", default="", help="URL prefix to serve the app under")
+    parser.add_argument(
+        "--show",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="open a browser tab once the server runs (default: no)",
+    )
+    parser.set_defaults(func=serve)
+    return parser
+
+
+def resolve_port(port: int | None, environ: dict[str, str] | None = None) -> int:
+    """The port to listen on: the option, else $PORT, else the default."""
+    environ = os.environ if environ is None else environ
+    if port is None:
+        text = environ.get("PORT", "").strip()
+        if not text:
+            return DEFAULT_PORT
+        if not text.isdigit():
+            raise ServeOptionError(f"$PORT must be a number, got {text!r}")
+        port = int(text)
+    if not 0 < port < 65536:
+        raise ServeOptionError(f"port must be between 1 and 65535, got {port}")
+    return port
+
+
+def resolve_origins(
+    given: list[str] | None, address: str, port: int, environ: dict[str, str] | None = None
+) -> list[str]:
+    """Websocket origins to accept: the options, else $EVENTLAB_ALLOW_WEBSOCKET_ORIGIN, else local.
+
+    Never '*': any web page could then drive a student's session from another site.
+    """
+    environ = os.environ if environ is None else environ
+    origins = list(given or [])
+    if not origins:
+        origins = [item.strip() for item in environ.get(ORIGIN_ENV, "").split(",") if item.strip()]
+    if "*" in origins:
+        raise ServeOptionError(
+            "--allow-websocket-origin '*' would let any web site use the app: name the hosts"
+        )
+    if not origins:
+        origins = [f"localhost:{port}", f"127.0.0.1:{port}"]
+        if address not in LOOPBACK:
+            print(
+                f"eventlab serve: listening on {address}, but only browsers on this machine can "
+                f"connect; add --allow-websocket-origin HOST:{port} (or set ${ORIGIN_ENV})",
+                file=sys.stderr,
+            )
+    return origins
+
+
+def resolve_data_dirs(given: list[Path] | None) -> tuple[Path, ...]:
+    """The data folders, checked to exist."""
+    folders = tuple(Path(folder).expanduser().resolve() for folder in (given or [BUNDLED_DATA_DIR]))
+    missing = [str(folder) for folder in folders if not folder.is_dir()]
+    if missing and given:
+        raise ServeOptionError(f"data folder not found: {', '.join(missing)}")
+    return folders
+
+
+def build_config(args: argparse.Namespace) -> AppConfig:
+    """The app settings from the command-line options."""
+    if not args.max_upload_mb > 0:
+        raise ServeOptionError(f"--max-upload-mb must be positive, got {args.max_upload_mb:g}")
+    if args.num_procs < 0:
+        raise ServeOptionError(f"--num-procs must be 0 or more, got {args.num_procs}")
+    prefix = args.prefix.strip("/")
+    if any(part in ("", ".", "..") for part in prefix.split("/")) and prefix:
+        raise ServeOptionError(f"--prefix {args.prefix!r} is not a plain URL path")
+    return AppConfig(
+        data_dirs=resolve_data_dirs(args.data_dir),
+        max_upload_mb=float(args.max_upload_mb),
+        prefix=prefix,
+    )
+
+
+def health_handler(config: AppConfig) -> tuple[type, dict[str, Any]]:
+    """A tornado handler answering GET /health with 200 and a small JSON status."""
+    from tornado.web import RequestHandler
+
+    from app.display.events import list_event_files
+
+    class HealthHandler(RequestHandler):
+        """GET /health: the server is up and can see its event files."""
+
+        def get(self) -> None:
+            files = list_event_files(config.data_dirs)
+            self.set_header("Content-Type", "application/json")
+            self.set_header("Cache-Control", "no-store")
+            self.write(json.dumps({"status": "ok", "event_files": len(files)}))
+
+    return HealthHandler, {}
+
+
+def query_value(args: dict[str, list[bytes]], name: str) -> str | None:
+    """One URL query parameter as text (first value, trimmed), or None."""
+    values = args.get(name) or []
+    if not values:
+        return None
+    text = values[0].decode("utf-8", errors="replace").strip()
+    return text[:MAX_QUERY_LENGTH] or None
+
+
+def histogram_panel(config: AppConfig) -> Any:
+    """The histogram lab tab; a clear message if it cannot be built."""
+    import panel as pn
+
+    try:
+        from app.histogram.view import histogram_tab
+
+        return histogram_tab(config)
+    except ImportError as error:
+        LOG.exception("the histogram lab cannot be loaded")
+        return pn.pane.Alert(
+            f"The histogram lab is not available in this installation: {error}",
+            alert_type="warning",
+        )
+
+
+def create_app(config: AppConfig) -> Any:
+    """The page of one browser session: Tabs "Event display" and "Histograms"."""
+    import panel as pn
+
+    from app.display.view import EventDisplay
+
+    args = pn.state.session_args if pn.state.curdoc is not None else {}
+    display = EventDisplay(config, file=query_value(args, "file"), event=query_value(args, "event"))
+    return pn.Tabs(
+        ("Event display", display.panel),
+        ("Histograms", histogram_panel(config)),
+        dynamic=True,
+        sizing_mode="stretch_width",
+    )
+
+
+def start_server(
+    config: AppConfig,
+    port: int,
+    address: str = DEFAULT_ADDRESS,
+    origins: list[str] | None = None,
+    show: bool = False,
+    num_procs: int = 1,
+    threaded: bool = False,
+) -> Any:
+    """Start the app server (blocking, or in a thread when `threaded`, for benchmarks)."""
+    from app.display.offline import enable_offline_widgets, widget_routes
+
+    enable_offline_widgets()  # before anything imports ipywidgets_bokeh
+    import panel as pn
+
+    from app.display.objects3d import detector_parts
+
+    detector_parts()  # build the geometry once, before worker processes fork
+    handler, handler_args = health_handler(config)
+    return pn.serve(
+        {"/": lambda: create_app(config)},
+        port=port,
+        address=address,
+        websocket_origin=origins or [f"localhost:{port}", f"127.0.0.1:{port}"],
+        show=show,
+        num_procs=num_procs,
+        prefix=config.prefix,
+        title="EventLab",
+        extra_patterns=[(HEALTH_ROUTE, handler, handler_args), *widget_routes()],
+        threaded=threaded,
+        warm=True,  # build one page before serving: the first student does not wait for imports
+        start=True,
+    )
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Run the server until interrupted."""
+    config = build_config(args)
+    port = resolve_port(args.port)
+    origins = resolve_origins(args.allow_websocket_origin, args.address, port)
+    print(f"EventLab: http://{args.address}:{port}/{config.prefix}", file=sys.stderr)
+    start_server(config, port, args.address, origins, args.show, args.num_procs)
+    return 0

@@ -1,0 +1,174 @@
+"""Event display timings: page load to first drawn frame, and the cost of an event switch.
+
+Runs the app in this process (so the server-side time of each switch can be measured around
+`EventDisplay.show`) and drives it with headless Chromium. Prints one table per event file:
+the bundled samples, and the real PHYSLITE example (converted first) when ../shared is present.
+
+    python benchmarks/display.py [--switches 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import statistics
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(PROJECT_ROOT))
+
+from app.config import BUNDLED_DATA_DIR, AppConfig  # noqa: E402
+
+PHYSLITE_EXAMPLE = PROJECT_ROOT.parent / "shared" / "data" / "physlite" / "PHYSLITE_example.root"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--use-gl=swiftshader",
+    "--enable-unsafe-swiftshader",
+    "--disable-background-networking",
+    "--no-first-run",
+]
+# Records when WebGL first draws anything (ms since navigation start).
+FIRST_DRAW_SCRIPT = """
+window.__firstDraw = null;
+for (const proto of [WebGLRenderingContext.prototype, WebGL2RenderingContext.prototype]) {
+  for (const name of ["drawArrays", "drawElements"]) {
+    const original = proto[name];
+    proto[name] = function (...args) {
+      if (window.__firstDraw === null) window.__firstDraw = performance.now();
+      return original.apply(this, args);
+    };
+  }
+}
+"""
+QUIET_S = 0.6  # a switch is over when no websocket frame arrived for this long
+
+
+def free_port() -> int:
+    """A free loopback TCP port."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def record_switch_times() -> list[float]:
+    """Wrap EventDisplay.show so every call's duration (s) lands in the returned list."""
+    from app.display.view import EventDisplay
+
+    durations: list[float] = []
+    original = EventDisplay.show
+
+    def timed(self, position: int) -> None:
+        start = time.perf_counter()
+        original(self, position)
+        durations.append(time.perf_counter() - start)
+
+    EventDisplay.show = timed
+    return durations
+
+
+def real_example_folder(folder: Path) -> Path | None:
+    """The PHYSLITE example converted to a Phoenix file in `folder` (None when absent)."""
+    if not PHYSLITE_EXAMPLE.exists():
+        return None
+    from converters import convert_events
+
+    events = convert_events(str(PHYSLITE_EXAMPLE))
+    (folder / "physlite_example.json").write_text(json.dumps(events))
+    return folder
+
+
+def measure(base_url: str, file_name: str, switches: int, durations: list[float]) -> dict:
+    """Drive one page: first-frame time, then `switches` clicks on Next."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.add_init_script(FIRST_DRAW_SCRIPT)
+        frames: list[tuple[float, int]] = []
+
+        def on_socket(socket_) -> None:
+            socket_.on("framereceived", lambda data: frames.append((time.monotonic(), len(data))))
+
+        page.on("websocket", on_socket)
+        page.goto(f"{base_url}/?file={file_name}")
+        page.wait_for_function("window.__firstDraw !== null", timeout=60_000)
+        first_draw_ms = page.evaluate("window.__firstDraw")
+        page.wait_for_timeout(1500)
+        durations.clear()
+        sent, client = [], []
+        for _ in range(switches):
+            frames.clear()
+            start = time.monotonic()
+            page.locator("button:has-text('Next')").first.click()
+            while not frames or time.monotonic() - frames[-1][0] < QUIET_S:
+                page.wait_for_timeout(20)  # (lets Playwright deliver the websocket events)
+                if time.monotonic() - start > 20:
+                    break
+            sent.append(sum(size for _, size in frames))
+            client.append(frames[-1][0] - start if frames else float("nan"))
+        browser.close()
+    return {
+        "first_frame_s": first_draw_ms / 1000.0,
+        "server_ms": [d * 1000.0 for d in durations],
+        "bytes": sent,
+        "client_ms": [c * 1000.0 for c in client],
+    }
+
+
+def report(label: str, result: dict) -> None:
+    """Print one file's figures."""
+    server, sent, client = result["server_ms"], result["bytes"], result["client_ms"]
+    print(f"\n{label}")
+    print(f"  page load -> first drawn frame : {result['first_frame_s']:.2f} s   (target < 3 s)")
+    print(
+        f"  event switch, server time      : median {statistics.median(server):.1f} ms, "
+        f"max {max(server):.1f} ms over {len(server)} switches   (target < 100 ms)"
+    )
+    print(
+        f"  event switch, bytes sent       : median {statistics.median(sent) / 1024:.1f} KiB, "
+        f"max {max(sent) / 1024:.1f} KiB"
+    )
+    print(f"  event switch, click -> last msg: median {statistics.median(client):.0f} ms")
+
+
+def main() -> int:
+    """Run the measurements and print them."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--switches", type=int, default=15, help="event switches per file")
+    args = parser.parse_args()
+
+    from app.server import start_server
+
+    with tempfile.TemporaryDirectory(prefix="eventlab-bench-") as folder:
+        real = real_example_folder(Path(folder))
+        data_dirs = (BUNDLED_DATA_DIR, *([real] if real else []))
+        config = AppConfig(data_dirs=data_dirs)
+        port = free_port()
+        durations = record_switch_times()
+        server = start_server(config, port, threaded=True)
+        base_url = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"{base_url}/health", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.2)
+        files = ["toy_events.json"] + (["physlite_example.json"] if real else [])
+        for name in files:
+            report(name, measure(base_url, name, args.switches, durations))
+        if not real:
+            print(f"\n(skipped the real example: {PHYSLITE_EXAMPLE} is absent)")
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

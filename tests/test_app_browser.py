@@ -1,0 +1,174 @@
+"""The app in headless Chromium: offline, drawn, navigable, toggles, screenshots."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app.config import BUNDLED_DATA_DIR
+from app.display.events import count_objects, event_number, list_event_files, read_event_file
+
+pytestmark = pytest.mark.browser
+
+SCENE = ".eventlab-scene canvas"
+EVENT_NUMBER = "[data-testid=event-number]"
+DRAWN_COLOURS = 200  # distinct colours in a drawn scene (an empty canvas has one)
+
+
+def png_pixels(data: bytes) -> np.ndarray:
+    """RGB pixels (H, W, 3) of PNG bytes, as integers 0-255."""
+    from matplotlib.image import imread
+
+    image = imread(io.BytesIO(data), format="png")
+    return np.round(image[..., :3] * 255).astype(np.int64)
+
+
+def distinct_colours(pixels: np.ndarray) -> int:
+    """How many different colours an image has."""
+    flat = pixels.reshape(-1, 3)
+    return len(np.unique(flat[:, 0] * 65536 + flat[:, 1] * 256 + flat[:, 2]))
+
+
+def canvas_pixels(page) -> np.ndarray:
+    """What the 3D canvas shows right now."""
+    return png_pixels(page.locator(SCENE).first.screenshot())
+
+
+def wait_until(condition, timeout: float = 20.0, interval: float = 0.25):
+    """Poll `condition()` until it returns a true value; return it (or fail on timeout)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value is not None and value is not False:
+            return value
+        time.sleep(interval)
+    pytest.fail(f"timed out after {timeout:.0f} s waiting for {condition.__doc__ or condition}")
+
+
+def open_page(page, url: str) -> np.ndarray:
+    """Load the app and wait until the 3D scene is drawn; return its pixels."""
+    page.goto(url)
+    page.locator(SCENE).first.wait_for(timeout=60_000)
+
+    def drawn():
+        """the 3D canvas to be drawn"""
+        pixels = canvas_pixels(page)
+        return pixels if distinct_colours(pixels) > DRAWN_COLOURS else None
+
+    return wait_until(drawn, timeout=30.0)
+
+
+def shown_number(page) -> str:
+    """The event number in the navigation panel."""
+    return page.locator(EVENT_NUMBER).first.inner_text().strip()
+
+
+def checkbox(page, label: str):
+    """The checkbox input of the Panel Checkbox called `label`."""
+    host = page.locator(".bk-Checkbox", has=page.get_by_text(label, exact=True))
+    return host.first.locator("input[type=checkbox]")
+
+
+def muon_pixels(pixels: np.ndarray) -> int:
+    """Pixels in the muons' magenta."""
+    r, g, b = pixels[..., 0], pixels[..., 1], pixels[..., 2]
+    return int(((r > 170) & (g < 120) & (b > 140) & (b - g > 80)).sum())
+
+
+@pytest.fixture(scope="module")
+def muon_event() -> str:
+    """Number of a bundled event with two muons (found in the bundled file, not assumed)."""
+    files = list_event_files([BUNDLED_DATA_DIR])
+    for name in ("toy_events.json", *files):
+        if name in files:
+            for key, event in read_event_file(files[name]).events.items():
+                if count_objects(event, "Muons") >= 2:
+                    return f"{name}|{event_number(key, event)}"
+    pytest.skip("no bundled event with two muons")
+
+
+def test_health_and_widget_modules_are_served(app_url):
+    with urllib.request.urlopen(f"{app_url}/health") as response:
+        assert response.status == 200
+        status = json.loads(response.read())
+    assert status["status"] == "ok" and status["event_files"] >= 1
+    url = f"{app_url}/widget-modules/jupyter-threejs@^2.4.1/package.json"
+    with urllib.request.urlopen(url) as response:
+        assert json.loads(response.read())["name"] == "jupyter-threejs"
+    with pytest.raises(urllib.error.HTTPError) as error:
+        urllib.request.urlopen(f"{app_url}/widget-modules/leftpad@1.0.0/dist/index")
+    assert error.value.code == 404
+
+
+def test_page_is_drawn_offline(app_url, page, screenshot_dir: Path):
+    pixels = open_page(page, app_url)
+    assert distinct_colours(pixels) > DRAWN_COLOURS
+    page.screenshot(path=str(screenshot_dir / "event_display.png"))
+    assert page.offsite_requests == []
+    assert page.get_by_text("simulated toy event").count() >= 1
+
+
+def test_next_changes_the_event_and_the_scene(app_url, page):
+    before = open_page(page, app_url)
+    number = shown_number(page)
+    page.locator("button:has-text('Next')").first.click()
+    wait_until(lambda: shown_number(page) != number)
+
+    def redrawn():
+        """the scene to change"""
+        return np.abs(canvas_pixels(page) - before).sum(axis=-1).astype(bool).sum() > 500
+
+    wait_until(redrawn)
+    page.keyboard.press("ArrowLeft")
+    wait_until(lambda: shown_number(page) == number)
+    assert page.offsite_requests == []
+
+
+def test_collection_toggle_hides_its_objects(app_url, page, muon_event, screenshot_dir: Path):
+    name, number = muon_event.split("|")
+    pixels = open_page(page, f"{app_url}/?file={name}&event={number}")
+    assert shown_number(page) == number
+    before = muon_pixels(pixels)
+    assert before > 100, "the muons should be drawn in magenta"
+    page.screenshot(path=str(screenshot_dir / "event_display_muons.png"))
+    for collection in ("AnalysisMuons", "CombinedMuonTrackParticles"):
+        checkbox(page, collection).uncheck()
+    checkbox(page, "ExtrapolatedMuonTrackParticles").uncheck()
+    wait_until(lambda: muon_pixels(canvas_pixels(page)) < before / 10)
+
+
+def test_screenshot_button_saves_a_png_of_the_scene(app_url, page, screenshot_dir: Path):
+    open_page(page, app_url)
+    with page.expect_download(timeout=20_000) as download_info:
+        page.locator("button:has-text('Screenshot')").first.click()
+    download = download_info.value
+    assert download.suggested_filename.endswith(".png")
+    path = screenshot_dir / "scene_download.png"
+    download.save_as(str(path))
+    pixels = png_pixels(path.read_bytes())
+    assert pixels.shape[0] > 100 and distinct_colours(pixels) > DRAWN_COLOURS
+
+
+def test_download_event_gives_phoenix_json(app_url, page):
+    open_page(page, app_url)
+    number = shown_number(page)
+    with page.expect_download(timeout=20_000) as download_info:
+        page.locator("button:has-text('Download event')").first.click()
+    content = json.loads(Path(download_info.value.path()).read_text())
+    assert len(content) == 1
+    event = next(iter(content.values()))
+    assert str(event["event number"]) == number
+
+
+def test_unknown_file_in_url_is_refused_with_a_message(app_url, page):
+    open_page(page, f"{app_url}/?file=../../etc/passwd&event=1")
+    alert = page.get_by_text("no event file called '../../etc/passwd'")
+    alert.first.wait_for(timeout=10_000)
+    assert page.offsite_requests == []
