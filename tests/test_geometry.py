@@ -14,6 +14,7 @@ import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy.spatial import cKDTree
 
 from converters.errors import EventLabError
 from geometry import cli as geometry_cli
@@ -68,9 +69,17 @@ def signed_volume(vertices: np.ndarray, faces: np.ndarray) -> float:
     return float(np.einsum("ij,ij->i", a, np.cross(b, c)).sum() / 6.0)
 
 
+def merged_positions(vertices: np.ndarray, tolerance: float = 1e-3) -> np.ndarray:
+    """Each vertex replaced by the first vertex within `tolerance` of it (float32 noise merged)."""
+    points = vertices.astype(np.float64)
+    _, nearest = cKDTree(points).query(points, k=8, distance_upper_bound=tolerance)
+    nearest = np.where(nearest < len(points), nearest, len(points))
+    return points[nearest.min(axis=1)]
+
+
 def unmatched_edges(vertices: np.ndarray, faces: np.ndarray) -> int:
     """Directed edges (by position) without their reverse: 0 for a closed, consistent surface."""
-    keys = np.round(vertices.astype(np.float64), 2)
+    keys = merged_positions(vertices)
     tri = keys[faces]  # (M, 3, 3)
     starts, ends = tri, np.roll(tri, -1, axis=1)
     forward = Counter(map(tuple, np.concatenate([starts, ends], axis=2).reshape(-1, 6).tolist()))
