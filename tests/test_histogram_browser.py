@@ -51,7 +51,8 @@ def test_histogram_tab_variable_bins_cut(app_url, page, screenshot_dir):
     third = wait_for_change(page, second)
 
     entries_before = statistics_text(page)
-    cut = page.get_by_placeholder("pt1 > 20 & pt2 > 20 & Q1*Q2 < 0").first
+    cut = page.locator(".bk-input-group:has(label:text-is('Cut (keep events where it holds)'))")
+    cut = cut.locator("input").first
     cut.fill("n_leptons >= 2 & lep1_pt > 30")
     cut.press("Enter")
     wait_for_change(page, third)

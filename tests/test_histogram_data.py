@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from app.histogram.catalog import list_data_files, open_data_file, resolve_data_file
-from app.histogram.data import missing_summary, read_dataset
+from app.histogram.data import missing_note, missing_problems, read_dataset
 from app.histogram.errors import DatasetError
 
 
@@ -57,8 +57,23 @@ def test_nan_and_inf_are_counted_not_dropped():
     assert counts == {"a": (2, 0), "b": (0, 2)}
     assert dataset.n_rows == 4
     assert np.isnan(dataset.column("a")).sum() == 2
-    assert "a (2 absent)" in missing_summary(dataset)
-    assert "b (2 infinite)" in missing_summary(dataset)
+    assert "a: 2 of 4 rows have no value" in missing_note(dataset)
+    assert "b" not in missing_note(dataset).split("value")[-1]
+    assert "b: 2 of 4 rows are infinite" in missing_problems(dataset)
+    assert "a:" not in missing_problems(dataset)
+
+
+def test_empty_values_are_a_note_but_an_empty_column_is_a_problem():
+    rows = "".join(f"{i},{i if i % 2 else ''},,{i if i % 3 else ''}\n" for i in range(12))
+    dataset = read_dataset(f"n,half,none,two_thirds\n{rows}".encode(), "holes.csv")
+    note = missing_note(dataset)
+    assert note.startswith("Empty values")
+    assert "half: 6 of 12 rows have no value" in note
+    assert "<details><summary>Other columns with empty values (2)</summary>" in note
+    assert "<li>two_thirds: 4 of 12 rows have no value</li>" in note
+    assert missing_problems(dataset).startswith("Check these columns: none: 12 of 12 rows")
+    assert "half" not in missing_problems(dataset)
+    assert np.isnan(dataset.column("none")).all() and not dataset.ignored
 
 
 def test_unsupported_suffix():

@@ -8,7 +8,15 @@ import pytest
 from app.histogram.data import read_dataset
 from app.histogram.errors import BinningError, ExpressionInputError
 from app.histogram.evaluation import Evaluator
-from app.histogram.filling import Binning, auto_binning, fill, make_selection, nice_range, summary
+from app.histogram.filling import (
+    PARALLEL_MIN_ROWS,
+    Binning,
+    auto_binning,
+    fill,
+    make_selection,
+    nice_range,
+    summary,
+)
 
 
 def test_fill_matches_numpy_and_counts_flows():
@@ -26,6 +34,31 @@ def test_threaded_fill_of_a_large_array_is_exact():
     values = np.random.default_rng(2).uniform(0, 10, 2_000_000)
     histogram = fill(make_selection(values, None, None, values.size), Binning(10, 0, 10))
     np.testing.assert_array_equal(histogram.counts, np.histogram(values, 10, (0, 10))[0])
+
+
+def test_masked_weighted_fill_in_parallel_blocks_matches_numpy():
+    rng = np.random.default_rng(4)
+    rows = 3 * PARALLEL_MIN_ROWS // 2 + 17  # several threads, blocks and a ragged last block
+    values = rng.normal(0, 2, rows)
+    values[rng.uniform(size=rows) < 0.01] = np.nan
+    weights = rng.uniform(0.5, 1.5, rows)
+    weights[::1000] = np.inf
+    mask = rng.uniform(size=rows) < 0.4
+    selection = make_selection(values, mask, weights, rows)
+    histogram = fill(selection, Binning(30, -3, 3))
+    kept = mask & np.isfinite(values) & np.isfinite(weights)
+    x, w = values[kept], weights[kept]
+    np.testing.assert_allclose(histogram.counts, np.histogram(x, 30, (-3, 3), weights=w)[0])
+    np.testing.assert_allclose(histogram.variances, np.histogram(x, 30, (-3, 3), weights=w**2)[0])
+    np.testing.assert_array_equal(selection.values, x)
+    np.testing.assert_array_equal(selection.weights, w)
+    numbers = summary(selection, histogram)
+    assert numbers["entries"] == x.size
+    assert numbers["no_value"] == np.count_nonzero(mask) - x.size > 0
+    assert numbers["sum_of_weights"] == pytest.approx(w.sum())
+    assert numbers["mean"] == pytest.approx(np.average(x, weights=w))
+    assert numbers["std"] == pytest.approx(np.sqrt(np.cov(x, aweights=w, ddof=0)))
+    assert histogram.underflow == pytest.approx(w[x < -3].sum())
 
 
 def test_weighted_fill_has_sum_of_squared_weights_as_variance():
@@ -56,10 +89,10 @@ def test_selection_statistics():
 def test_weighted_mean_and_std():
     values = np.array([1.0, 3.0])
     weights = np.array([1.0, 3.0])
-    selection = make_selection(values, None, weights, 2)
-    assert selection.mean == pytest.approx(2.5)
-    assert selection.std == pytest.approx(np.sqrt(np.cov(values, aweights=weights, ddof=0)))
-    assert selection.sum_weights == 4
+    histogram = fill(make_selection(values, None, weights, 2), Binning(2, 0, 2))
+    assert histogram.mean == pytest.approx(2.5)
+    assert histogram.std == pytest.approx(np.sqrt(np.cov(values, aweights=weights, ddof=0)))
+    assert histogram.sum_weights == 4
 
 
 @pytest.mark.parametrize(
@@ -141,3 +174,20 @@ def test_all_elements_of_a_list_column_follow_the_event_cut(tmp_path):
     np.testing.assert_allclose(evaluator.selection("Muon_pt_1", "Muon_pt_n >= 2").values, [50, 20])
     with pytest.raises(ExpressionInputError, match=r"unknown name .Muon_pt.; did you mean"):
         evaluator.selection("MET", "Muon_pt > 3")
+
+
+def test_a_new_cut_evaluates_only_the_cut(dimuons, monkeypatch):
+    evaluated = []
+    evaluate = Evaluator._evaluate
+
+    def counting(self, text, role):
+        evaluated.append(text)
+        return evaluate(self, text, role)
+
+    monkeypatch.setattr(Evaluator, "_evaluate", counting)
+    binning = Binning(4, 0, 100)
+    first = dimuons.histogram("pt1 + pt2", binning, "Q1 > 0")
+    second = dimuons.histogram("pt1 + pt2", binning, "Q2 > 0")
+    assert evaluated == ["Q1 > 0", "pt1 + pt2", "Q2 > 0"]
+    assert dimuons.histogram("pt1 + pt2", binning, " Q1 >  0") is first
+    assert first.counts.tolist() == [0, 0, 2, 0] and second.counts.tolist() == [1, 0, 1, 1]

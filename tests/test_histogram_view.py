@@ -52,11 +52,36 @@ def test_opens_the_bundled_sample_with_its_description(lab):
     assert lab.dataset_select.value == "file:toy_events.parquet"
     assert lab.x_input.value == "m_ll"
     assert "test sample" in lab.dataset_info.object
-    assert "lep3_pt" in lab.notice_alert.object and lab.notice_alert.visible
+    assert not lab.notice_alert.visible
+    assert lab.cut_input.placeholder == "e.g. lep1_pt > 20 & n_muons >= 2"
+    assert "Choose an exercise" in lab.exercise_text.object
     assert "m_ll [GeV]" in lab.variable_select.options
     assert lab.plot is not None and lab.plot.x_label == "m_ll [GeV]"
     assert not lab.error_alert.visible
     assert "Statistics" in lab.stats_pane.object
+
+
+def test_empty_values_are_a_note_and_counted_for_the_columns_in_use(lab, data_dir):
+    table = pq.read_table(data_dir / "toy_events.parquet")
+    empty = int(np.isnan(table.column("lep3_pt").to_numpy()).sum())
+    assert 0 < empty < N_ROWS
+    described = f"lep3_pt: {empty:,} of {N_ROWS:,} rows have no value"
+    assert described in lab.dataset_info.object
+    assert "Columns in use" not in lab.stats_pane.object
+    lab.x_input.value = "lep3_pt * 2"
+    assert described in lab.stats_pane.object
+    assert f"<td>{empty:,}</td></tr>" in lab.stats_pane.object  # the "no value" column
+    lab.x_input.value = "m_ll"
+    lab.cut_input.value = "lep3_pt > 10"
+    assert described in lab.stats_pane.object
+    assert not lab.notice_alert.visible
+
+
+def test_infinite_values_are_a_warning(lab):
+    lab.upload.filename = "inf.csv"
+    lab.upload.value = b"a,b\n1,inf\n2,3\n"
+    assert lab.notice_alert.visible
+    assert "b: 1 of 2 rows are infinite" in lab.notice_alert.object
 
 
 def test_cut_bins_and_range_change_the_plot(lab):
@@ -85,7 +110,9 @@ def test_fit_table_and_curve(lab):
     lab.fit_select.value = "gauss"
     assert lab.fit is not None and abs(lab.fit.parameter("mass").value - 91.2) < 0.2
     assert "mass" in lab.fit_pane.object and "χ²/ndf" in lab.fit_pane.object
-    assert lab.plot.fit_curve() is not None
+    assert lab.plot.fit_curve() is not None and lab.fit_pane.visible
+    lab.fit_select.value = ""
+    assert not lab.fit_pane.visible
 
 
 def test_stack_by_channel_with_weights(lab):

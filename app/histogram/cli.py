@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     histogram = fill(selection, binning)
     fit = None
     if args.fit:
-        weighted = selection.weights is not None
+        weighted = selection.weighted
         fit = fit_peak(histogram, args.fit, args.background, args.fit_range, weighted)
         fit = units_for(fit, expression_unit(args.x) or "")
     statistics = summary(selection, histogram)

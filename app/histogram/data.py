@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import html
 import io
 import json
 import re
@@ -27,17 +28,35 @@ SNIFF_BYTES = 64 * 1024
 DELIMITERS = ",;\t| "
 # Suffixes of the per-event views offered for each list (jagged) column.
 JAGGED_VIEWS = {"_1": "leading element", "_2": "sub-leading element", "_n": "number of elements"}
+# Columns with empty values written out in the data card (the others are in a collapsed list).
+MISSING_SHOWN = 1
 # Schema metadata written by pandas or Arrow themselves, not meant for people.
 TECHNICAL_METADATA = ("pandas", "ARROW:", "org.apache")
 
 
 @dataclass(frozen=True)
 class MissingValues:
-    """How many values of one column are absent (null or NaN) or infinite."""
+    """How many values of one column are absent (null or NaN) or infinite, out of how many."""
 
     column: str
     missing: int
     infinite: int
+    total: int
+    of_what: str = "rows"
+
+    @property
+    def is_problem(self) -> bool:
+        """True for values that are likely a mistake: infinite ones, or a column with none."""
+        return self.infinite > 0 or (self.total > 0 and self.missing == self.total)
+
+    def describe(self) -> str:
+        """E.g. "lep1_pt: 447 of 3,000 rows have no value"."""
+        parts = []
+        if self.missing:
+            parts.append(f"{self.missing:,} of {self.total:,} {self.of_what} have no value")
+        if self.infinite:
+            parts.append(f"{self.infinite:,} of {self.total:,} {self.of_what} are infinite")
+        return f"{self.column}: {', '.join(parts) or 'every value is finite'}"
 
 
 @dataclass
@@ -109,9 +128,11 @@ def is_list_type(data_type: pa.DataType) -> bool:
 
 
 def is_numeric_type(data_type: pa.DataType) -> bool:
-    """True for integer, floating point, decimal and boolean columns."""
+    """True for integer, floating point, decimal and boolean columns, and for columns whose
+    every value is empty (they read as NaN, and are reported)."""
     return (
-        pa.types.is_integer(data_type)
+        pa.types.is_null(data_type)
+        or pa.types.is_integer(data_type)
         or pa.types.is_floating(data_type)
         or pa.types.is_boolean(data_type)
         or pa.types.is_decimal(data_type)
@@ -294,33 +315,55 @@ def count_missing(table: pa.Table) -> Iterable[MissingValues]:
     """For every column with absent or infinite values, how many there are."""
     for column_name in table.column_names:
         column = table.column(column_name)
+        of_what = "rows"
         if is_list_type(column.type):
-            column = pc.list_flatten(column)
+            column, of_what = pc.list_flatten(column), "values"
         missing = column.null_count
         infinite = 0
         if pa.types.is_floating(column.type):
             missing += pc.sum(pc.is_nan(column)).as_py() or 0
             infinite = pc.sum(pc.is_inf(column)).as_py() or 0
         if missing or infinite:
-            yield MissingValues(column_name, int(missing), int(infinite))
+            yield MissingValues(column_name, int(missing), int(infinite), len(column), of_what)
 
 
-def missing_summary(dataset: Dataset, limit: int = 6) -> str:
-    """One sentence about absent and infinite values, or "" when every value is finite."""
-    if not dataset.missing:
+def count_missing_values(column: str, values: np.ndarray, of_what: str = "rows") -> MissingValues:
+    """How many values of a float array are absent (NaN) or infinite."""
+    infinite = int(np.count_nonzero(np.isinf(values)))
+    missing = int(values.size - np.count_nonzero(np.isfinite(values))) - infinite
+    return MissingValues(column, missing, infinite, values.size, of_what)
+
+
+def missing_note(dataset: Dataset) -> str:
+    """A short note (Markdown) about columns with empty values, the first few written out and
+    the rest in a collapsed list; "" when every value is there."""
+    entries = [entry for entry in dataset.missing if entry.missing]
+    if not entries:
         return ""
-    parts = []
-    for entry in dataset.missing[:limit]:
-        counts = []
-        if entry.missing:
-            counts.append(f"{entry.missing:,} absent")
-        if entry.infinite:
-            counts.append(f"{entry.infinite:,} infinite")
-        parts.append(f"{entry.column} ({', '.join(counts)})")
-    more = len(dataset.missing) - limit
-    tail = f" and {more} more columns" if more > 0 else ""
+    shown = "; ".join(entry.describe() for entry in entries[:MISSING_SHOWN])
+    note = (
+        f"Empty values (an object the event does not have) are left out of histograms and "
+        f"counted as *no value*. {shown}."
+    )
+    rest = entries[MISSING_SHOWN:]
+    if not rest:
+        return note
+    items = "".join(f"<li>{html.escape(entry.describe())}</li>" for entry in rest)
     return (
-        f"Some values are absent (empty or NaN, e.g. an object the event does not have) or "
-        f"infinite: {'; '.join(parts)}{tail}. "
-        "They are left out of histograms and counted under 'no value' in the statistics."
+        f"{note}\n\n<details><summary>Other columns with empty values ({len(rest)})</summary>"
+        f"<ul>{items}</ul></details>"
+    )
+
+
+def missing_problems(dataset: Dataset) -> str:
+    """A warning about infinite values and columns with no value at all, or "" if none."""
+    problems = [entry for entry in dataset.missing if entry.is_problem]
+    if not problems:
+        return ""
+    listed = "; ".join(entry.describe() for entry in problems[:MISSING_SHOWN])
+    more = len(problems) - MISSING_SHOWN
+    tail = f" and {more} more" if more > 0 else ""
+    return (
+        f"Check these columns: {listed}{tail}. Infinite values and empty values are left out "
+        "of histograms and counted under 'no value' in the statistics."
     )

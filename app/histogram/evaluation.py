@@ -10,18 +10,20 @@ from typing import Any
 
 import numpy as np
 
-from app.histogram.data import Dataset
+from app.histogram.data import Dataset, MissingValues, count_missing_values
 from app.histogram.errors import ExpressionInputError
-from app.histogram.filling import Selection, make_selection
+from app.histogram.filling import Binning, FilledHistogram, Selection, fill, make_selection
 from converters.expressions import ExpressionError, parse
 
 MAX_EXPRESSION_LENGTH = 1000
 DEFAULT_CACHE_BYTES = 512 * 1024 * 1024
+# What a cached histogram is counted as besides its arrays, so that many small ones add up.
+HISTOGRAM_BYTES = 4096
 NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 
 
 class ArrayCache:
-    """Least-recently-used arrays (and selections) up to a total size in bytes."""
+    """Least-recently-used arrays (and selections, histograms) up to a total size in bytes."""
 
     def __init__(self, max_bytes: int = DEFAULT_CACHE_BYTES) -> None:
         self.max_bytes = max_bytes
@@ -56,6 +58,7 @@ class Evaluator:
     def __init__(self, dataset: Dataset, max_bytes: int = DEFAULT_CACHE_BYTES) -> None:
         self.dataset = dataset
         self.derived: dict[str, str] = {}
+        self._missing: dict[str, MissingValues] = {}
         self._cache = ArrayCache(max_bytes)
 
     @property
@@ -97,10 +100,50 @@ class Evaluator:
         key = ("selection", normalised(x), normalised(cut), normalised(weight))
         cached = self._cache.get(key)
         if cached is None:
-            cached = self._select(x, cut, weight)
-            size = cached.values.nbytes + (0 if cached.weights is None else cached.weights.nbytes)
+            cached, size = self._select(x, cut, weight)
             self._cache.put(key, cached, size)
         return cached
+
+    def histogram(
+        self, x: str, binning: Binning, cut: str = "", weight: str = ""
+    ) -> FilledHistogram:
+        """The histogram of a selection, kept so that a change of style (log axis, unit area,
+        fit) does not fill it again."""
+        key = ("histogram", normalised(x), normalised(cut), normalised(weight), binning)
+        cached = self._cache.get(key)
+        if cached is None:
+            cached = fill(self.selection(x, cut, weight), binning)
+            self._cache.put(key, cached, HISTOGRAM_BYTES + 3 * cached.counts.nbytes)
+        return cached
+
+    def columns_used(self, *texts: str) -> list[str]:
+        """The dataset columns that expressions read (through kept columns too), in order."""
+        used: dict[str, None] = {}
+        for text in (text.strip() for text in texts):
+            if not text:
+                continue
+            if text in self.dataset.jagged_columns:
+                used[text] = None
+                continue
+            try:
+                names = parse(text, self.names).names
+            except ExpressionError:
+                continue
+            for name in sorted(names, key=text.find):
+                inner = self.columns_used(self.derived[name]) if name in self.derived else [name]
+                used |= dict.fromkeys(inner)
+        return list(used)
+
+    def missing(self, name: str) -> MissingValues:
+        """How many values of a dataset column (or of a list column's elements) are absent or
+        infinite."""
+        if name not in self._missing:
+            if name in self.dataset.jagged_columns:
+                values = self.dataset.elements(name)[0]
+                self._missing[name] = count_missing_values(name, values, "values")
+            else:
+                self._missing[name] = count_missing_values(name, self.dataset.column(name))
+        return self._missing[name]
 
     def add_column(self, name: str, text: str) -> None:
         """Keep a derived quantity as a new column that later expressions can use."""
@@ -114,20 +157,21 @@ class Evaluator:
         self.values(text)
         self.derived[name] = text.strip()
 
-    def _select(self, x: str, cut: str, weight: str) -> Selection:
-        """Build the selection of `x` under `cut`, weighted by `weight` when given."""
+    def _select(self, x: str, cut: str, weight: str) -> tuple[Selection, int]:
+        """The selection of `x` under `cut`, weighted by `weight` when given, and the bytes it
+        keeps alive: its mask (which may leave the cache before it), or a list column's arrays."""
         mask = self.mask(cut)
         weights = self.values(weight, "weight") if weight.strip() else None
-        rows = self.dataset.n_rows
-        if x.strip() in self.dataset.jagged_columns:
-            values, counts = self.dataset.elements(x.strip())
-            if mask is not None:
-                mask = np.repeat(mask, counts)
-            if weights is not None:
-                weights = np.repeat(weights, counts)
-            selection = make_selection(values, mask, weights, int(counts.sum()))
-            return selection
-        return make_selection(self.values(x), mask, weights, rows)
+        if x.strip() not in self.dataset.jagged_columns:
+            selection = make_selection(self.values(x), mask, weights, self.dataset.n_rows)
+            return selection, 0 if mask is None else mask.nbytes
+        values, counts = self.dataset.elements(x.strip())
+        if mask is not None:
+            mask = np.repeat(mask, counts)
+        if weights is not None:
+            weights = np.repeat(weights, counts)
+        own = [array.nbytes for array in (values, mask, weights) if array is not None]
+        return make_selection(values, mask, weights, int(counts.sum())), sum(own)
 
     def _evaluate(self, text: str, role: str) -> np.ndarray:
         """Parse and evaluate one expression; errors say which field and where."""

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cache
+from typing import TypeVar
 
 import boost_histogram as bh
 import numpy as np
@@ -13,15 +17,17 @@ from app.histogram.errors import BinningError
 
 MAX_BINS = 2000
 DEFAULT_BINS = 50
-# Arrays longer than this are filled by several threads.
-THREADED_FILL_MIN = 500_000
 # The automatic range is taken from a strided subsample of at most this many values.
 RANGE_SAMPLE = 1_000_000
 # The automatic range spans these quantiles (about 3 sigma), so that a few far outliers do not
 # squash the plot; what falls outside is shown as underflow and overflow.
 RANGE_QUANTILES = (0.0015, 0.9985)
-# Rows per block when applying a cut (a block's index array stays well under 10 MB).
-GATHER_BLOCK = 1 << 20
+# Rows per block when gathering the selected values: the buffers stay in the processor's cache.
+BLOCK_ROWS = 1 << 16
+# Arrays with at least this many rows are gathered and filled by one thread per processor.
+PARALLEL_MIN_ROWS = 1 << 20
+
+Result = TypeVar("Result")
 
 
 @dataclass(frozen=True)
@@ -52,32 +58,71 @@ class Binning:
 
 @dataclass(frozen=True)
 class Selection:
-    """The finite values (and weights) of the selected rows of one expression, with statistics."""
+    """The rows a cut keeps from one expression's values (and weights).
 
-    values: np.ndarray
-    weights: np.ndarray | None
+    The selected values are never copied out as a whole: `blocks` gathers them a block of rows
+    at a time into small reused buffers, so a new cut costs no large allocation.
+    """
+
+    source: np.ndarray
+    mask: np.ndarray | None
+    source_weights: np.ndarray | None
     rows: int
     selected: int
-    no_value: int
-    sum_weights: float
-    mean: float
-    std: float
+
+    @property
+    def weighted(self) -> bool:
+        """True when the entries carry weights."""
+        return self.source_weights is not None
 
     @property
     def selected_fraction(self) -> float:
         """Fraction of rows that pass the cut."""
         return self.selected / self.rows if self.rows else 0.0
 
+    @property
+    def values(self) -> np.ndarray:
+        """The finite selected values, as a new array."""
+        return np.concatenate([np.empty(0), *(values.copy() for values, _ in self.blocks())])
+
+    @property
+    def weights(self) -> np.ndarray | None:
+        """The weights of the finite selected values, as a new array (None when unweighted)."""
+        if not self.weighted:
+            return None
+        return np.concatenate([np.empty(0), *(weights.copy() for _, weights in self.blocks())])
+
+    def blocks(self, part: range | None = None) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+        """The finite selected values and their weights in `part` of the rows (default: all),
+        one block of rows at a time; the arrays are views of buffers the next block overwrites.
+        """
+        part = range(self.source.size) if part is None else part
+        value_buffer = np.empty(min(BLOCK_ROWS, len(part)))
+        weight_buffer = None if self.source_weights is None else np.empty_like(value_buffer)
+        for start in range(part.start, part.stop, BLOCK_ROWS):
+            rows = slice(start, min(start + BLOCK_ROWS, part.stop))
+            picked = None if self.mask is None else np.flatnonzero(self.mask[rows])
+            values = gathered(self.source[rows], picked, value_buffer)
+            weights = None
+            if self.source_weights is not None:
+                weights = gathered(self.source_weights[rows], picked, weight_buffer)
+            yield finite_only(values, weights)
+
 
 @dataclass(frozen=True)
 class FilledHistogram:
-    """Bin contents (sums of weights), their variances, and what fell outside the range."""
+    """Bin contents (sums of weights), their variances, what fell outside the range, and the
+    statistics of every entry filled (in range or not)."""
 
     edges: np.ndarray
     counts: np.ndarray
     variances: np.ndarray
     underflow: float
     overflow: float
+    entries: int = 0
+    sum_weights: float = 0.0
+    mean: float = math.nan
+    std: float = math.nan
 
     @property
     def errors(self) -> np.ndarray:
@@ -100,79 +145,135 @@ class FilledHistogram:
         return 1.0 / area if density and area > 0 else 1.0
 
 
+@dataclass
+class Sums:
+    """Running sums over filled entries: count, weights, weighted values and squared values."""
+
+    entries: int = 0
+    weights: float = 0.0
+    first: float = 0.0
+    second: float = 0.0
+
+    def add(self, values: np.ndarray, weights: np.ndarray | None) -> None:
+        """Add a block of entries (einsum needs no temporary array and no BLAS threads)."""
+        self.entries += values.size
+        if weights is None:
+            self.weights += values.size
+            self.first += float(values.sum())
+            self.second += float(np.einsum("i,i->", values, values))
+        else:
+            weighted = weights * values
+            self.weights += float(weights.sum())
+            self.first += float(weighted.sum())
+            self.second += float(np.einsum("i,i->", weighted, values))
+
+    def __add__(self, other: Sums) -> Sums:
+        """The sums over both sets of entries."""
+        return Sums(
+            self.entries + other.entries,
+            self.weights + other.weights,
+            self.first + other.first,
+            self.second + other.second,
+        )
+
+    def mean_and_std(self) -> tuple[float, float]:
+        """Weighted mean and standard deviation (NaN without entries or weights)."""
+        if self.entries == 0 or self.weights == 0:
+            return math.nan, math.nan
+        mean = self.first / self.weights
+        # Shifting by the mean before squaring would cost a second pass; clipping hides rounding.
+        return mean, math.sqrt(max(self.second / self.weights - mean * mean, 0.0))
+
+
 def make_selection(
     values: np.ndarray,
     mask: np.ndarray | None,
     weights: np.ndarray | None,
     rows: int,
 ) -> Selection:
-    """Apply a cut to values (and weights), drop non-finite ones and compute mean and std."""
-    if mask is not None:
-        values = gather(values, mask)
-        weights = None if weights is None else gather(weights, mask)
-    selected = values.size
+    """The rows of `values` (and `weights`) that `mask` keeps (all when None)."""
+    for name, array in (("mask", mask), ("weights", weights)):
+        if array is not None and array.shape != values.shape:
+            raise ValueError(f"the {name} must have the shape of the values, {values.shape}")
+    selected = values.size if mask is None else int(np.count_nonzero(mask))
+    return Selection(values, mask, weights, rows, selected)
+
+
+def gathered(values: np.ndarray, picked: np.ndarray | None, buffer: np.ndarray) -> np.ndarray:
+    """values[picked] written into the start of `buffer` (values itself when picked is None)."""
+    if picked is None:
+        return values
+    # mode="clip" lets take write straight into `out` (the default mode buffers a copy).
+    return values.take(picked, out=buffer[: picked.size], mode="clip")
+
+
+def finite_only(
+    values: np.ndarray, weights: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The entries whose value (and weight) is finite."""
     finite = np.isfinite(values)
     if weights is not None:
         finite &= np.isfinite(weights)
-    no_value = int(finite.size - np.count_nonzero(finite))
-    if no_value:
-        values = values[finite]
-        weights = None if weights is None else weights[finite]
-    mean, std, total = moments(values, weights)
-    return Selection(values, weights, rows, selected, no_value, total, mean, std)
+    if finite.all():
+        return values, weights
+    return values[finite], None if weights is None else weights[finite]
 
 
-def gather(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """values[mask], by blocks of rows: gathering by index is about twice as fast as boolean
-    indexing, and blocks keep the index arrays small (large fresh allocations are slow)."""
-    result = np.empty(int(np.count_nonzero(mask)), dtype=values.dtype)
-    position = 0
-    for start in range(0, values.size, GATHER_BLOCK):
-        rows = np.flatnonzero(mask[start : start + GATHER_BLOCK])
-        values[start : start + GATHER_BLOCK].take(rows, out=result[position : position + rows.size])
-        position += rows.size
-    return result
+def in_parallel(task: Callable[[range], Result], rows: int) -> list[Result]:
+    """`task` applied to consecutive parts of `rows` rows, one per processor for large arrays."""
+    workers = os.cpu_count() or 1
+    if rows < PARALLEL_MIN_ROWS or workers == 1:
+        return [task(range(rows))]
+    step = -(-rows // workers)
+    parts = [range(start, min(start + step, rows)) for start in range(0, rows, step)]
+    # numpy and boost-histogram release the interpreter lock while they work on arrays.
+    return list(worker_pool().map(task, parts))
 
 
-def moments(values: np.ndarray, weights: np.ndarray | None) -> tuple[float, float, float]:
-    """Mean, standard deviation and sum of weights of finite values."""
-    if values.size == 0:
-        return math.nan, math.nan, 0.0
-    if weights is None:
-        total = float(values.size)
-        mean = float(values.sum()) / total
-        second = float(np.dot(values, values)) / total
-    else:
-        total = float(weights.sum())
-        if total == 0:
-            return math.nan, math.nan, 0.0
-        mean = float(np.dot(weights, values)) / total
-        second = float(np.dot(weights * values, values)) / total
-    # Shifting by the mean before squaring would cost a copy; clipping hides the rounding.
-    return mean, math.sqrt(max(second - mean * mean, 0.0)), total
+@cache
+def worker_pool() -> ThreadPoolExecutor:
+    """The threads shared by every fill of this process."""
+    return ThreadPoolExecutor(os.cpu_count(), thread_name_prefix="histogram")
 
 
 def fill(selection: Selection, binning: Binning) -> FilledHistogram:
-    """Fill regular bins with the selected values (weighted when the selection has weights)."""
-    storage = bh.storage.Double() if selection.weights is None else bh.storage.Weight()
-    axis = bh.axis.Regular(binning.bins, binning.low, binning.high)
-    histogram = bh.Histogram(axis, storage=storage)
-    threads = (os.cpu_count() or 1) if selection.values.size >= THREADED_FILL_MIN else None
-    histogram.fill(selection.values, weight=selection.weights, threads=threads)
+    """Fill regular bins with the selected values (weighted when the selection has weights),
+    summing up the entries' statistics in the same pass."""
+    parts = in_parallel(lambda part: filled_part(selection, part, binning), selection.source.size)
+    histograms, part_sums = zip(*parts, strict=True)
+    histogram = sum(histograms[1:], histograms[0])
+    sums = sum(part_sums[1:], part_sums[0])
     view = histogram.view(flow=True)
-    if selection.weights is None:
+    if not selection.weighted:
         counts = np.asarray(view, dtype=np.float64)
         variances = counts
     else:
         counts = np.asarray(view["value"], dtype=np.float64)
         variances = np.asarray(view["variance"], dtype=np.float64)
+    mean, std = sums.mean_and_std()
     return FilledHistogram(
         edges=binning.edges,
         counts=counts[1:-1].copy(),
         variances=variances[1:-1].copy(),
         underflow=float(counts[0]),
         overflow=float(counts[-1]),
+        entries=sums.entries,
+        sum_weights=sums.weights,
+        mean=mean,
+        std=std,
     )
+
+
+def filled_part(selection: Selection, part: range, binning: Binning) -> tuple[bh.Histogram, Sums]:
+    """A boost histogram of the selected values in some of the rows, and their sums."""
+    storage = bh.storage.Weight() if selection.weighted else bh.storage.Double()
+    axis = bh.axis.Regular(binning.bins, binning.low, binning.high)
+    histogram = bh.Histogram(axis, storage=storage)
+    sums = Sums()
+    for values, weights in selection.blocks(part):
+        histogram.fill(values, weight=weights)
+        sums.add(values, weights)
+    return histogram, sums
 
 
 def auto_binning(values: np.ndarray, bins: int | None = None) -> Binning:
@@ -217,11 +318,11 @@ def summary(selection: Selection, histogram: FilledHistogram) -> dict[str, float
         "rows": selection.rows,
         "selected": selection.selected,
         "selected_fraction": selection.selected_fraction,
-        "entries": int(selection.values.size),
-        "no_value": selection.no_value,
-        "sum_of_weights": selection.sum_weights,
-        "mean": selection.mean,
-        "std": selection.std,
+        "entries": histogram.entries,
+        "no_value": selection.selected - histogram.entries,
+        "sum_of_weights": histogram.sum_weights,
+        "mean": histogram.mean,
+        "std": histogram.std,
         "underflow": histogram.underflow,
         "overflow": histogram.overflow,
     }

@@ -15,13 +15,21 @@ import pyarrow as pa
 
 from app.config import AppConfig
 from app.histogram.catalog import is_safe_name, list_data_files, open_data_file
-from app.histogram.data import DATA_SUFFIXES, JAGGED_VIEWS, Dataset, missing_summary, read_dataset
+from app.histogram.data import (
+    DATA_SUFFIXES,
+    JAGGED_VIEWS,
+    Dataset,
+    MissingValues,
+    missing_note,
+    missing_problems,
+    read_dataset,
+)
 from app.histogram.drawing import LivePlot
 from app.histogram.errors import DatasetError, ExpressionInputError
 from app.histogram.evaluation import Evaluator
 from app.histogram.exercises import Exercise, Step, check_answer, discover_exercises
 from app.histogram.figure import DATA_COLOUR, PALETTE, Layer, PlotData, bins_table, category_label
-from app.histogram.filling import Binning, FilledHistogram, Selection, auto_binning, fill, summary
+from app.histogram.filling import Binning, FilledHistogram, Selection, auto_binning, summary
 from app.histogram.fitting import BACKGROUNDS, SIGNALS, FitResult, fit_peak, units_for
 from app.histogram.links import LinkSettings, settings_from_query, settings_query
 from app.histogram.units import axis_label, column_unit, expression_unit
@@ -34,6 +42,10 @@ MAX_OVERLAYS = 8
 PREFERRED_DATASET = "toy_events.parquet"
 CONTROL_WIDTH = 320
 EXERCISE_WIDTH = 340
+EXERCISE_HINT = (
+    "Choose an exercise for step-by-step instructions: each step sets up a suggested plot "
+    "and asks questions you can check here."
+)
 OPERATOR_HELP = """
 Write expressions with column names, numbers and
 `+ - * / **`, comparisons `> >= < <= == !=`, and `&` (and), `|` (or), `~` (not).
@@ -111,7 +123,7 @@ class HistogramLab:
         self.keep_button = pn.widgets.Button(label="Keep as column", width=115)
         self.cut_input = pn.widgets.TextInput(
             label="Cut (keep events where it holds)",
-            placeholder="pt1 > 20 & pt2 > 20 & Q1*Q2 < 0",
+            placeholder="e.g. pt1 > 20 & pt2 > 20 & Q1*Q2 < 0",
             sizing_mode="stretch_width",
         )
         self.weight_select = pn.widgets.Select(
@@ -160,13 +172,13 @@ class HistogramLab:
         )
         self.plot_pane = pn.pane.HoloViews(None, sizing_mode="stretch_width", min_height=470)
         self.stats_pane = pn.pane.HTML("", sizing_mode="stretch_width")
-        self.fit_pane = pn.pane.HTML("", sizing_mode="stretch_width")
+        self.fit_pane = pn.pane.HTML("", sizing_mode="stretch_width", visible=False)
         self.exercise_select = pn.widgets.Select(
             label="Exercise",
             options={"(choose an exercise)": NO_CHOICE} | {e.title: e.id for e in self.exercises},
             sizing_mode="stretch_width",
         )
-        self.exercise_text = pn.pane.Markdown("", sizing_mode="stretch_width")
+        self.exercise_text = pn.pane.Markdown(EXERCISE_HINT, sizing_mode="stretch_width")
         self.previous_button = pn.widgets.Button(label="◀ Previous", width=100, disabled=True)
         self.next_button = pn.widgets.Button(label="Next ▶", width=100, disabled=True)
         self.suggested_button = pn.widgets.Button(
@@ -237,7 +249,8 @@ class HistogramLab:
             self.error_alert,
             self.notice_alert,
             self.plot_pane,
-            pn.Row(self.stats_pane, self.fit_pane, sizing_mode="stretch_width"),
+            self.stats_pane,
+            self.fit_pane,
             sizing_mode="stretch_width",
         )
         exercise = pn.Column(
@@ -365,6 +378,7 @@ class HistogramLab:
             for name in dataset.scalar_columns
             if pa.types.is_integer(dataset.table.schema.field(name).type)
         }
+        self.cut_input.placeholder = f"e.g. {example_cut(dataset.scalar_columns)}"
         with self._quietly():
             self.variable_select.options = variables
             self.weight_select.options = weights
@@ -375,19 +389,19 @@ class HistogramLab:
                 self.stack_select.value = NO_CHOICE
 
     def _show_dataset_info(self, dataset: Dataset) -> None:
-        """Rows, columns, the file's own description, and warnings about its values."""
+        """Rows, columns, the file's own description, notes on its values, and warnings."""
         lines = [f"**{dataset.n_rows:,}** rows, **{len(dataset.table.column_names)}** columns"]
         for key, value in dataset.metadata.items():
             lines.append(f"- *{html.escape(key)}*: {html.escape(value)}")
-        self.dataset_info.object = "\n".join(lines)
-        notices = []
         if dataset.ignored:
-            notices.append(f"Text columns are not plotted: {', '.join(dataset.ignored[:8])}.")
-        missing = missing_summary(dataset)
-        if missing:
-            notices.append(missing)
-        if notices:
-            self._show_notice(" ".join(notices))
+            lines.append(f"\nText columns are not plotted: {', '.join(dataset.ignored[:8])}.")
+        note = missing_note(dataset)
+        if note:
+            lines.append(f"\n{note}")
+        self.dataset_info.object = "\n".join(lines)
+        problems = missing_problems(dataset)
+        if problems:
+            self._show_notice(problems)
         else:
             self.notice_alert.visible = False
 
@@ -506,16 +520,15 @@ class HistogramLab:
         cut, weight = self.cut_input.value, self.weight_select.value
         selection = evaluator.selection(x, cut, weight)
         binning = self._binning(selection, auto_range)
-        histogram = fill(selection, binning)
+        histogram = evaluator.histogram(x, binning, cut, weight)
         layers = self._main_layers(evaluator, x, cut, weight, binning, histogram)
         rows = [(layers[0].label if len(layers) == 1 else "all selected", selection, histogram)]
         for number, overlay in enumerate(self.overlays):
-            overlay_selection = self._overlay_selection(overlay, x)
-            overlay_histogram = fill(overlay_selection, binning)
+            overlay_selection, overlay_histogram = self._overlay_histogram(overlay, x, binning)
             colour = DATA_COLOUR if overlay.style == "points" else PALETTE[(number + 1) % 10]
             layers.append(Layer(overlay.label, overlay_histogram, overlay.style, colour))
             rows.append((overlay.label, overlay_selection, overlay_histogram))
-        self.fit = self._fit(histogram, selection.weights is not None, x)
+        self.fit = self._fit(histogram, selection.weighted, x)
         self.plot = PlotData(
             layers=tuple(layers),
             x_label=axis_label(x),
@@ -527,8 +540,10 @@ class HistogramLab:
         element = self.live.element(self.plot)
         if element is not None:
             self.plot_pane.object = element
-        self.stats_pane.object = statistics_html(rows)
+        used = [evaluator.missing(name) for name in evaluator.columns_used(x, cut, weight)]
+        self.stats_pane.object = statistics_html(rows) + missing_html(used)
         self.fit_pane.object = fit_html(self.fit)
+        self.fit_pane.visible = self.fit is not None
         self.overlay_list.object = "\n".join(f"- {html.escape(o.label)}" for o in self.overlays)
         self.link_text.value = self._link()
 
@@ -576,16 +591,20 @@ class HistogramLab:
         for number, category in enumerate(categories):
             condition = f"{quoted(column)} == {category:.17g}"
             category_cut = f"({cut}) & {condition}" if cut.strip() else condition
-            part = fill(evaluator.selection(x, category_cut, weight), binning)
+            part = evaluator.histogram(x, binning, category_cut, weight)
             layers.append(
                 Layer(category_label(column, category), part, "stack", PALETTE[number % 10])
             )
         return layers
 
-    def _overlay_selection(self, overlay: Overlay, x: str) -> Selection:
-        """The selection of an added dataset/cut with the current variable."""
+    def _overlay_histogram(
+        self, overlay: Overlay, x: str, binning: Binning
+    ) -> tuple[Selection, FilledHistogram]:
+        """The selection and histogram of an added dataset/cut with the current variable."""
         try:
-            return self._evaluator(overlay.dataset).selection(x, overlay.cut, overlay.weight)
+            evaluator = self._evaluator(overlay.dataset)
+            selection = evaluator.selection(x, overlay.cut, overlay.weight)
+            return selection, evaluator.histogram(x, binning, overlay.cut, overlay.weight)
         except EventLabError as error:
             raise ExpressionInputError(f"Added selection '{overlay.label}': {error}") from None
 
@@ -650,7 +669,7 @@ class HistogramLab:
         self.exercise = next((e for e in self.exercises if e.id == event.new), None)
         self.questions.objects = []
         if self.exercise is None:
-            self.exercise_text.object = ""
+            self.exercise_text.object = EXERCISE_HINT
             for button in (self.previous_button, self.next_button, self.suggested_button):
                 button.disabled = True
             return
@@ -784,6 +803,19 @@ def default_variable(evaluator: Evaluator) -> str:
     return (measured or names)[0]
 
 
+def example_cut(names: list[str]) -> str:
+    """An example cut on a dataset's own columns: a momentum (or another quantity in GeV)
+    above 20, and at least two of something counted."""
+    measured = [name for name in names if column_unit(name) == "GeV"]
+    momenta = [name for name in measured if "pt" in name.lower()]
+    # Lepton counts first: the usual dilepton selections start with them.
+    counts = sorted((name for name in names if name.startswith("n_")), key=lambda n: "lep" not in n)
+    parts = [f"{quoted((momenta or measured or names)[0])} > 20"] if names else []
+    if counts:
+        parts.append(f"{quoted(counts[0])} >= 2")
+    return " & ".join(parts)
+
+
 def variable_label(name: str) -> str:
     """A menu label for a column: its name and unit."""
     unit = column_unit(name)
@@ -827,7 +859,7 @@ def statistics_html(rows: list[tuple[str, Selection, FilledHistogram]]) -> str:
     body = []
     for label, selection, histogram in rows:
         numbers = summary(selection, histogram)
-        weighted = selection.weights is not None
+        weighted = selection.weighted
         entries = number_text(numbers["entries"])
         if weighted:
             entries += f" (Σw {number_text(numbers['sum_of_weights'])})"
@@ -840,6 +872,20 @@ def statistics_html(rows: list[tuple[str, Selection, FilledHistogram]]) -> str:
             f"<td>{number_text(numbers['no_value'])}</td></tr>"
         )
     return table_html("Statistics", header + "".join(body))
+
+
+def missing_html(columns: list[MissingValues]) -> str:
+    """A line under the statistics on the empty or infinite values of the columns in use."""
+    incomplete = [column for column in columns if column.missing or column.infinite]
+    if not incomplete:
+        return ""
+    described = "; ".join(html.escape(column.describe()) for column in incomplete)
+    return (
+        "<p style='font-size:12px;color:#555;margin:4px 0 0 0'>"
+        f"Columns in use — {described}. Empty values are not plotted (see <i>no value</i>); "
+        "in a cut, <code>&gt;</code>, <code>&lt;</code> or <code>==</code> on an empty value "
+        "is false.</p>"
+    )
 
 
 def fit_html(result: FitResult | None) -> str:
