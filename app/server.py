@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from app.config import BUNDLED_DATA_DIR, AppConfig
+from app.sessions import SESSIONS, on_session_end
 from converters.errors import EventLabError
 
 DEFAULT_PORT = 5006
@@ -22,6 +23,14 @@ ORIGIN_ENV = "EVENTLAB_ALLOW_WEBSOCKET_ORIGIN"
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 HEALTH_ROUTE = "/health"
 MAX_QUERY_LENGTH = 200
+HISTOGRAM_LINK_PREFIX = "h_"  # query keys of a histogram link (app/histogram/links.py)
+HISTOGRAM_TAB = 1
+# Bokeh's own websocket message limit; uploads travel base64-encoded inside one message.
+BOKEH_DEFAULT_MESSAGE_BYTES = 20 * 1024 * 1024
+MESSAGE_MARGIN_BYTES = 1024 * 1024
+# A closed tab's session is freed this long after its websocket closed (checked this often).
+SESSION_LINGER_MS = 15_000
+SESSION_CHECK_MS = 5_000
 LOG = logging.getLogger(__name__)
 
 
@@ -171,7 +180,8 @@ def health_handler(config: AppConfig) -> tuple[type, dict[str, Any]]:
             files = list_event_files(config.data_dirs)
             self.set_header("Content-Type", "application/json")
             self.set_header("Cache-Control", "no-store")
-            self.write(json.dumps({"status": "ok", "event_files": len(files)}))
+            status = {"status": "ok", "event_files": len(files), "sessions": SESSIONS.active}
+            self.write(json.dumps(status))
 
     return HealthHandler, {}
 
@@ -183,6 +193,17 @@ def query_value(args: dict[str, list[bytes]], name: str) -> str | None:
         return None
     text = values[0].decode("utf-8", errors="replace").strip()
     return text[:MAX_QUERY_LENGTH] or None
+
+
+def opens_on_histograms(args: dict[str, list[bytes]]) -> bool:
+    """Whether the page was opened with a histogram link (its keys start with "h_")."""
+    return any(key.startswith(HISTOGRAM_LINK_PREFIX) for key in args)
+
+
+def websocket_message_limit(max_upload_bytes: int) -> int:
+    """Largest websocket message to accept: an upload (base64, 4/3 larger) plus a margin."""
+    needed = -(-max_upload_bytes * 4 // 3) + MESSAGE_MARGIN_BYTES
+    return max(BOKEH_DEFAULT_MESSAGE_BYTES, needed)
 
 
 def histogram_panel(config: AppConfig) -> Any:
@@ -209,9 +230,11 @@ def create_app(config: AppConfig) -> Any:
 
     args = pn.state.session_args if pn.state.curdoc is not None else {}
     display = EventDisplay(config, file=query_value(args, "file"), event=query_value(args, "event"))
+    on_session_end(lambda: [display.renderer, *display.materials.all()])
     return pn.Tabs(
         ("Event display", display.panel),
         ("Histograms", histogram_panel(config)),
+        active=HISTOGRAM_TAB if opens_on_histograms(args) else 0,
         dynamic=True,
         sizing_mode="stretch_width",
     )
@@ -247,6 +270,9 @@ def start_server(
         title="EventLab",
         extra_patterns=[(HEALTH_ROUTE, handler, handler_args), *widget_routes()],
         threaded=threaded,
+        websocket_max_message_size=websocket_message_limit(config.max_upload_bytes),
+        unused_session_lifetime_milliseconds=SESSION_LINGER_MS,
+        check_unused_sessions_milliseconds=SESSION_CHECK_MS,
         warm=True,  # build one page before serving: the first student does not wait for imports
         start=True,
     )

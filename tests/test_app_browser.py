@@ -138,10 +138,27 @@ def test_collection_toggle_hides_its_objects(app_url, page, muon_event, screensh
     before = muon_pixels(pixels)
     assert before > 100, "the muons should be drawn in magenta"
     page.screenshot(path=str(screenshot_dir / "event_display_muons.png"))
-    for collection in ("AnalysisMuons", "CombinedMuonTrackParticles"):
-        checkbox(page, collection).uncheck()
-    checkbox(page, "ExtrapolatedMuonTrackParticles").uncheck()
+    for label in ("Muons", "Muon tracks (combined)", "Muon tracks (extrapolated)"):
+        checkbox(page, label).uncheck()
     wait_until(lambda: muon_pixels(canvas_pixels(page)) < before / 10)
+
+
+def test_preset_views_redraw_the_scene(app_url, page, screenshot_dir: Path):
+    before = open_page(page, app_url)
+    # friendly labels, with the real collection name beside them
+    assert page.get_by_text("Tracks (inner detector)", exact=True).count() >= 1
+    assert page.get_by_text("InDetTrackParticles", exact=True).count() >= 1
+    for view, name in (("End-on (x-y)", "end_on"), ("Side (z-y)", "side")):
+        page.locator(f"button:has-text('{view}')").first.click()
+
+        def moved(previous: np.ndarray = before) -> bool:
+            """the camera to move to the preset"""
+            return np.abs(canvas_pixels(page) - previous).sum(axis=-1).astype(bool).sum() > 5000
+
+        wait_until(moved)
+        time.sleep(0.5)  # the last frame of the move
+        page.locator(SCENE).first.screenshot(path=str(screenshot_dir / f"view_{name}.png"))
+        before = canvas_pixels(page)
 
 
 def test_screenshot_button_saves_a_png_of_the_scene(app_url, page, screenshot_dir: Path):

@@ -227,6 +227,10 @@ def test_missing_energy_is_a_dashed_arrow_in_the_transverse_plane(event):
     tip = met.triangles.reshape(-1, 3)
     far = tip[np.argmax(np.linalg.norm(tip, axis=1))]
     assert math.atan2(far[1], far[0]) == pytest.approx(math.atan2(4, 3), abs=1e-6)
+    small = build_scene({"MissingEnergy": {"MET": [{"etx": 1000.0, "ety": 0.0}]}})
+    head = small.layer("MissingEnergy/MET").triangles.reshape(-1, 3)
+    length = head[:, 0].max()
+    assert head[:, 1].max() < 0.2 * length  # a small arrow keeps its shape, no blob
 
 
 def test_hits_are_points_in_any_phoenix_spelling(event):

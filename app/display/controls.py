@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,30 @@ DEFAULT_CUT_RANGE = 50.0
 DEFAULT_CUTS_GEV = {"jet": 20.0}
 HIDDEN_COLLECTION_MARKERS = ("LargeR", "Tau")  # overlap the standard jets
 MAX_VERTICES_SHOWN = 10  # pile-up vertices pile up at the centre
+# What students read beside each collection (its real name is shown in small text below).
+FRIENDLY_NAMES = {
+    "InDetTrackParticles": "Tracks (inner detector)",
+    "InDetForwardTrackParticles": "Forward tracks (inner detector)",
+    "GSFTrackParticles": "Electron tracks (GSF)",
+    "CombinedMuonTrackParticles": "Muon tracks (combined)",
+    "ExtrapolatedMuonTrackParticles": "Muon tracks (extrapolated)",
+    "MuonSpectrometerTrackParticles": "Muon tracks (muon spectrometer)",
+    "AnalysisElectrons": "Electrons",
+    "Electrons": "Electrons",
+    "AnalysisMuons": "Muons",
+    "Muons": "Muons",
+    "AnalysisPhotons": "Photons",
+    "Photons": "Photons",
+    "AnalysisJets": "Jets",
+    "AntiKt4EMPFlowJets": "Jets",
+    "AnalysisLargeRJets": "Large-R jets",
+    "AnalysisTauJets": "Tau candidates",
+    "MET": "Missing energy",
+    "MET_Core_AnalysisMET": "Missing energy",
+    "PrimaryVertices": "Collision vertices",
+    "egammaClusters": "Calorimeter clusters (e/γ)",
+    "CaloCalTopoClusters": "Calorimeter clusters",
+}
 LEGEND = (
     ("track", "tracks (+ red, − blue)"),
     ("electron", "electrons"),
@@ -45,17 +70,35 @@ def shown_by_default(layer: Layer) -> bool:
     return not any(marker in layer.collection for marker in HIDDEN_COLLECTION_MARKERS)
 
 
+def friendly_name(collection: str) -> str:
+    """The label students read for a collection (unknown collections keep their own name)."""
+    return FRIENDLY_NAMES.get(collection, collection)
+
+
+def collection_note(collection: str) -> str:
+    """The real collection name, in small grey text under its friendly label."""
+    name = html.escape(collection)
+    return (
+        f"<div title='ATLAS collection {name}' data-testid='collection-name' "
+        f"style='font-size:11px;color:#888;line-height:1.1'>{name}</div>"
+    )
+
+
 def collection_control(layer: Layer, on_change: Callable[[str], None]) -> CollectionControl:
     """The controls of one collection; `on_change(layer_key)` runs when one of them moves."""
     import panel as pn
 
-    label = f"{layer.collection}"
     toggle = pn.widgets.Checkbox(
-        name=label, value=shown_by_default(layer), width=215, margin=(4, 5)
+        name=friendly_name(layer.collection),
+        value=shown_by_default(layer),
+        width=215,
+        margin=(4, 5, 0, 5),
     )
-    count = pn.pane.HTML("", width=70, margin=(4, 5), styles={"text-align": "right"})
+    count = pn.pane.HTML("", width=70, margin=(4, 5, 0, 5), styles={"text-align": "right"})
     cut = None
     widgets: list[Any] = [pn.Row(toggle, count, margin=0)]
+    if friendly_name(layer.collection) != layer.collection:
+        widgets.append(pn.pane.HTML(collection_note(layer.collection), margin=(0, 5, 2, 28)))
     if layer.cut_variable is not None:
         name = "pT" if layer.cut_variable == "pt" else "E"
         cut = pn.widgets.FloatSlider(

@@ -15,7 +15,15 @@ import numpy as np
 
 from app.display import shapes
 from app.display.scene import Layer
-from app.display.style import HIGHLIGHT, rgb
+from app.display.style import (
+    EVENT_RENDER_ORDER,
+    HIGHLIGHT,
+    OUTLINE_ANGLE_DEG,
+    OUTLINE_MIN_RADIUS_MM,
+    detector_look,
+    lighter,
+    rgb,
+)
 
 PICK_STEP_MM = 50.0  # spacing of pick points along lines (picking radius is larger)
 HIT_POINT_SIZE = 4.0
@@ -66,7 +74,11 @@ class Materials:
         """Vertex-coloured lines."""
         import pythreejs as three
 
-        return self._get(("lines",), lambda: three.LineBasicMaterial(vertexColors="VertexColors"))
+        # transparent (though opaque) so they draw after the translucent detector, untinted
+        return self._get(
+            ("lines",),
+            lambda: three.LineBasicMaterial(vertexColors="VertexColors", transparent=True),
+        )
 
     def surfaces(self, opacity: float) -> Any:
         """Vertex-coloured lit surfaces of a given opacity."""
@@ -77,7 +89,7 @@ class Materials:
             ("surfaces", opacity),
             lambda: three.MeshLambertMaterial(
                 vertexColors="VertexColors",
-                transparent=opacity < 1.0,
+                transparent=True,  # drawn after the detector (see `lines`)
                 opacity=opacity,
                 depthWrite=opacity >= 1.0,
                 side="DoubleSide",
@@ -100,6 +112,10 @@ class Materials:
         import pythreejs as three
 
         return self._get(("pick",), lambda: three.PointsMaterial(visible=False, size=1.0))
+
+    def all(self) -> list[Any]:
+        """Every material made so far."""
+        return list(self._cache.values())
 
     def _get(self, key: tuple, make) -> Any:
         """The cached material for `key`, made once."""
@@ -208,21 +224,35 @@ def event_objects(drawn: list[DrawnLayer], materials: Materials) -> EventObjects
     result = EventObjects()
     if lines:
         geometry = buffer_geometry(**lines.joined())
-        result.visual.append(three.LineSegments(geometry, materials.lines()))
+        result.visual.append(
+            three.LineSegments(geometry, materials.lines(), renderOrder=EVENT_RENDER_ORDER)
+        )
     # opaque surfaces first, then translucent ones from the most to the least opaque
     for (opacity, pickable), batch in sorted(surfaces.items(), key=lambda entry: -entry[0][0]):
-        mesh = three.Mesh(buffer_geometry(**batch.joined()), materials.surfaces(opacity))
+        mesh = three.Mesh(
+            buffer_geometry(**batch.joined()),
+            materials.surfaces(opacity),
+            renderOrder=EVENT_RENDER_ORDER,
+        )
         if pickable:
             result.pickable.append(mesh)
             result.picks[mesh.model_id] = batch.pick_map(keys, by_face=True)
         else:
             result.visual.append(mesh)
     if hits:
-        cloud = three.Points(buffer_geometry(**hits.joined()), materials.points(HIT_POINT_SIZE))
+        cloud = three.Points(
+            buffer_geometry(**hits.joined()),
+            materials.points(HIT_POINT_SIZE),
+            renderOrder=EVENT_RENDER_ORDER,
+        )
         result.pickable.append(cloud)
         result.picks[cloud.model_id] = hits.pick_map(keys, by_face=False)
     if picks:
-        proxy = three.Points(buffer_geometry(**picks.joined()), materials.pick_proxy())
+        proxy = three.Points(
+            buffer_geometry(**picks.joined()),
+            materials.pick_proxy(),
+            renderOrder=EVENT_RENDER_ORDER,
+        )
         result.pickable.append(proxy)
         result.picks[proxy.model_id] = picks.pick_map(keys, by_face=False)
     return result
@@ -252,6 +282,7 @@ class DetectorPart:
     positions: np.ndarray
     normals: np.ndarray
     index: np.ndarray
+    outline: np.ndarray  # float32 (2 S, 3): ends of its outline segments
 
 
 @lru_cache(maxsize=1)
@@ -264,7 +295,8 @@ def detector_parts() -> tuple[DetectorPart, ...]:
         positions = np.ascontiguousarray(mesh.vertices, dtype=np.float32)
         index = np.ascontiguousarray(mesh.faces, dtype=np.uint32).ravel()
         normals = vertex_normals(positions, index.reshape(-1, 3))
-        for array in (positions, normals, index):
+        outline = part_outline(mesh.vertices, mesh.faces)
+        for array in (positions, normals, index, outline):
             array.setflags(write=False)
         parts.append(
             DetectorPart(
@@ -277,9 +309,18 @@ def detector_parts() -> tuple[DetectorPart, ...]:
                 positions,
                 normals,
                 index,
+                outline,
             )
         )
     return tuple(parts)
+
+
+def part_outline(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Ends (2 S, 3) of a part's outline segments; none for small parts (they would clutter)."""
+    if np.hypot(vertices[:, 0], vertices[:, 1]).max() < OUTLINE_MIN_RADIUS_MM:
+        return np.zeros((0, 3), dtype=np.float32)
+    edges = shapes.feature_edges(vertices, faces, OUTLINE_ANGLE_DEG)
+    return np.ascontiguousarray(edges.reshape(-1, 3), dtype=np.float32)
 
 
 def vertex_normals(positions: np.ndarray, faces: np.ndarray) -> np.ndarray:
@@ -295,15 +336,17 @@ def vertex_normals(positions: np.ndarray, faces: np.ndarray) -> np.ndarray:
 
 
 def detector_groups(hidden_systems: tuple[str, ...] = ()) -> dict[str, tuple[Any, list[Any]]]:
-    """Per toggle group: a pythreejs Group of its meshes and their materials (this session's).
+    """Per toggle group: a pythreejs Group of its meshes and their surface materials.
 
-    A group starts visible when one of its parts is visible by default and its system is not
-    in `hidden_systems`.
+    Surfaces are faint (their opacity is what the group's slider sets); large parts also get
+    outline edges. A group starts visible when one of its parts is visible by default and its
+    system is not in `hidden_systems`.
     """
     import pythreejs as three
 
     groups: dict[str, tuple[Any, list[Any]]] = {}
     for part in detector_parts():
+        look = detector_look(part.group, part.opacity)
         geometry = three.BufferGeometry(
             attributes={
                 "position": three.BufferAttribute(array=part.positions, normalized=False),
@@ -314,15 +357,29 @@ def detector_groups(hidden_systems: tuple[str, ...] = ()) -> dict[str, tuple[Any
         material = three.MeshLambertMaterial(
             color=part.color,
             transparent=True,
-            opacity=part.opacity,
+            opacity=look.surface,
             depthWrite=False,
-            side="DoubleSide",
+            side="FrontSide",  # closed solids: back faces would double every translucent layer
         )
-        mesh = three.Mesh(geometry, material, name=part.name)
         if part.group not in groups:
             groups[part.group] = (three.Group(name=part.group, visible=False), [])
         group, group_materials = groups[part.group]
-        group.add(mesh)
+        group.add(three.Mesh(geometry, material, name=part.name))
+        if look.outline > 0 and len(part.outline):
+            group.add(outline_lines(part, look.outline))
         group.visible = group.visible or (part.visible and part.system not in hidden_systems)
         group_materials.append(material)
     return groups
+
+
+def outline_lines(part: DetectorPart, opacity: float) -> Any:
+    """The outline edges of a detector part, in a lighter shade of its colour."""
+    import pythreejs as three
+
+    geometry = three.BufferGeometry(
+        attributes={"position": three.BufferAttribute(array=part.outline, normalized=False)}
+    )
+    material = three.LineBasicMaterial(
+        color=lighter(part.color), transparent=True, opacity=opacity, depthWrite=False
+    )
+    return three.LineSegments(geometry, material, name=f"{part.name} outline")

@@ -36,8 +36,8 @@ MUON_TRACK_COLLECTIONS = (
     "MuonSpectrometerTrackParticles",
 )
 # Display sizes (mm): choices for readability, not detector dimensions.
-JET_LENGTH_MM = (1000.0, 3200.0)  # shortest and longest cone
-JET_MM_PER_GEV = 8.0
+JET_LENGTH_MM = (1600.0, 4000.0)  # shortest and longest cone
+JET_MM_PER_GEV = 10.0
 CLUSTER_LENGTH_MM = (25.0, 1800.0)
 CLUSTER_MM_PER_GEV = 20.0
 CLUSTER_WIDTH_MM = (30.0, 120.0)
@@ -47,9 +47,10 @@ PRIMARY_VERTEX_RADIUS_MM = 10.0
 MET_LENGTH_MM = (800.0, 6000.0)
 MET_MM_PER_GEV = 40.0
 MET_DASH_MM = (160.0, 90.0)
-MET_WIDTH_MM = 45.0
-MET_HEAD_MM = (300.0, 120.0)  # arrow head length and radius
-LEPTON_TUBE_MM = 22.0  # leptons are drawn as thin solid bars too: lines are one pixel wide
+MET_WIDTH_MM = 80.0
+MET_HEAD_MM = (550.0, 220.0)  # arrow head length and radius (at most)
+MET_HEAD_SHARE = 0.3  # a short arrow keeps a head in proportion, not a blob at the centre
+LEPTON_TUBE_MM = 40.0  # leptons are drawn as thin solid bars too: lines are one pixel wide
 LEPTON_BARS_PER_LINE = 12  # the bars follow a coarser copy of the line (fewer triangles to send)
 DEFAULT_CONE_R = 0.4
 MASSES_MEV = {"electron": 0.511, "muon": 105.658, "photon": 0.0, "track": 139.570}
@@ -379,11 +380,13 @@ def met_layer(name: str, items: Sequence[Any]) -> Layer:
         unit = np.array([etx[index], ety[index], 0.0]) / met[index]
         length = float(np.clip(MET_MM_PER_GEV * met[index] / 1000.0, *MET_LENGTH_MM))
         tip = unit * length
-        head_base = tip - unit * MET_HEAD_MM[0]
+        head_scale = min(1.0, MET_HEAD_SHARE * length / MET_HEAD_MM[0])
+        head_length, head_radius = (size * head_scale for size in MET_HEAD_MM)
+        head_base = tip - unit * head_length
         dashed = shapes.dashes(np.zeros(3), head_base, *MET_DASH_MM)
         segments.append(dashed)
         segment_owner.append(np.full(len(dashed), index))
-        head_size = (np.array([MET_HEAD_MM[0]]), np.array([MET_HEAD_MM[1]]))
+        head_size = (np.array([head_length]), np.array([head_radius]))
         head = shapes.cones(tip[None], -unit[None], *head_size).reshape(-1, 3, 3)
         bars = segment_bars(dashed, MET_WIDTH_MM)
         heads.append(np.concatenate([head, bars]))

@@ -157,3 +157,34 @@ def sample_segments(
     fraction = (np.arange(count.sum()) - first) / np.repeat(count, count)
     points = segments[which, 0] + fraction[:, None] * span[which]
     return points, owner[which]
+
+
+def feature_edges(
+    positions: np.ndarray, faces: np.ndarray, angle_deg: float, tolerance: float = 0.01
+) -> np.ndarray:
+    """Outline segments (S, 2, 3) of a triangle mesh: open edges and edges bent over `angle_deg`.
+
+    Vertices closer than `tolerance` are merged first, so split (flat-shaded) meshes work too.
+    """
+    points = np.asarray(positions, dtype=np.float64)
+    _, merged = np.unique(np.round(points / tolerance), axis=0, return_inverse=True)
+    corners = merged.ravel()[np.asarray(faces, dtype=np.int64)]
+    triangles = points[np.asarray(faces, dtype=np.int64)]
+    normal = np.cross(triangles[:, 1] - triangles[:, 0], triangles[:, 2] - triangles[:, 0])
+    length = np.linalg.norm(normal, axis=1)
+    solid = length > 0
+    corners, normal = corners[solid], normal[solid] / length[solid, None]
+    ends = np.stack([corners, np.roll(corners, -1, axis=1)], axis=-1).reshape(-1, 2)
+    order = np.sort(ends, axis=1)
+    edge_normal = np.repeat(normal, 3, axis=0)
+    _, edge, count = np.unique(order, axis=0, return_inverse=True, return_counts=True)
+    edge = edge.ravel()
+    first = np.full(len(count), -1)
+    last = np.full(len(count), -1)
+    first[edge[::-1]] = np.arange(len(edge))[::-1]
+    last[edge] = np.arange(len(edge))
+    bend = np.einsum("ij,ij->i", edge_normal[first], edge_normal[last])
+    keep = (count == 1) | (bend < np.cos(np.radians(angle_deg)))
+    vertex_at = np.zeros((merged.max() + 1 if len(merged) else 0, 3))
+    vertex_at[merged.ravel()] = points
+    return vertex_at[order[first[keep]]]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 BACKGROUND = "#0d1117"
@@ -18,11 +20,11 @@ KIND_COLORS = {
     "met": "#ff4040",
     "hit": "#b5e655",
 }
-CHARGE_COLORS = {1: "#ff6b5e", -1: "#4ea4ff", 0: "#b0b0b0"}
+CHARGE_COLORS = {1: "#ff7b6b", -1: "#5cb3ff", 0: "#c4c4c4"}
 # Distinct colours for tracks coloured by collection (cycled).
 COLLECTION_PALETTE = ("#8ecae6", "#ffb703", "#a7c957", "#f28482", "#cdb4db", "#90e0ef", "#f6bd60")
 KIND_OPACITY = {
-    "jet": 0.2,
+    "jet": 0.3,
     "muon": 0.95,
     "cluster": 0.75,
     "electron": 0.9,
@@ -30,12 +32,52 @@ KIND_OPACITY = {
     "vertex": 1.0,
 }
 COLOR_MODES = ("charge", "collection")
+# Event objects are drawn after the detector (translucent pass), so the detector never tints them.
+EVENT_RENDER_ORDER = 1
+
+
+@dataclass(frozen=True)
+class DetectorLook:
+    """How a detector group is drawn: opacity of its surfaces and of its outline edges."""
+
+    surface: float
+    outline: float = 0.0  # 0: no outline
+
+
+# The detector is light context around the event: faint inner layers, calorimeters and the muon
+# system mostly as outlines. Groups not listed keep the opacity of geometry/atlas.yaml.
+DETECTOR_LOOK = {
+    "Beam pipe": DetectorLook(0.15),
+    "Pixel": DetectorLook(0.1),
+    "SCT": DetectorLook(0.06),
+    "TRT": DetectorLook(0.05),
+    "Solenoid": DetectorLook(0.04, 0.3),
+    "LAr EM": DetectorLook(0.04, 0.4),
+    "LAr hadronic/forward": DetectorLook(0.03),
+    "Tile": DetectorLook(0.04, 0.35),
+    "Toroids": DetectorLook(0.04, 0.3),
+    "Muon barrel": DetectorLook(0.02, 0.3),
+    "Muon end-cap": DetectorLook(0.02, 0.3),
+}
+OUTLINE_ANGLE_DEG = 20.0  # an edge between faces bent more than this is drawn as an outline
+OUTLINE_MIN_RADIUS_MM = 1000.0  # smaller parts (forward calorimeter, pixels) get no outline
+
+
+def detector_look(group: str, opacity: float) -> DetectorLook:
+    """The look of a detector group (`opacity` from the geometry file when it is not listed)."""
+    return DETECTOR_LOOK.get(group, DetectorLook(opacity))
 
 
 def rgb(color: str) -> np.ndarray:
     """A '#rrggbb' colour as three floats in [0, 1]."""
     value = color.lstrip("#")
     return np.array([int(value[i : i + 2], 16) / 255.0 for i in (0, 2, 4)], dtype=np.float32)
+
+
+def lighter(color: str, amount: float = 0.4) -> str:
+    """A '#rrggbb' colour mixed with white (`amount` 0: unchanged, 1: white)."""
+    mixed = rgb(color) + (1.0 - rgb(color)) * amount
+    return "#" + "".join(f"{round(float(value) * 255):02x}" for value in mixed)
 
 
 def collection_color(index: int) -> str:

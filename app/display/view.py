@@ -18,6 +18,7 @@ import numpy as np
 from app.config import AppConfig
 from app.display import events as event_files
 from app.display.bridge import SCENE_CLASS, browser_bridge
+from app.display.camera import DEFAULT_VIEW, FIELD_OF_VIEW_DEG, VIEW_DIRECTIONS, preset_view
 from app.display.controls import (
     CollectionControl,
     collection_control,
@@ -35,18 +36,14 @@ from app.display.offline import local_widget_pane
 from app.display.physics import can_add_to_mass, invariant_mass, object_info
 from app.display.scene import EventScene, Layer, build_scene
 from app.display.style import BACKGROUND, object_colors
+from app.sessions import close_widgets, reachable_widgets
 from converters.errors import EventLabError
 
 LOG = logging.getLogger(__name__)
 CANVAS_SIZE = (720, 560)
-# Shells the default camera sits inside hide the event: they start hidden (one click shows them).
+# Far larger than the framed view and would crowd the event: starts hidden (one click shows it).
 HIDDEN_SYSTEMS = ("muon system",)
-VIEWS = {
-    "3D": ((-6200.0, 3800.0, 7600.0), (0.0, 1.0, 0.0)),
-    "End-on (x-y)": ((0.0, 0.0, 13000.0), (0.0, 1.0, 0.0)),
-    "Side (z-y)": ((-17000.0, 0.0, 0.0), (0.0, 1.0, 0.0)),
-}
-DEFAULT_VIEW = "3D"
+VIEWS = tuple(VIEW_DIRECTIONS)  # each framed to the detector by `preset_view`
 PICK_PIXELS = 8.0  # how close (in screen pixels, roughly) a click must be to a line
 DRAG_PICK_GAP_S = 0.4  # a pick right after the camera moved is the end of a drag, not a click
 ROOT_EVENTS = slice(0, 50)
@@ -102,11 +99,11 @@ class EventDisplay:
         import pythreejs as three
 
         width, height = CANVAS_SIZE
-        position, up = VIEWS[DEFAULT_VIEW]
+        position, up = preset_view(DEFAULT_VIEW, width / height)
         self.camera = three.PerspectiveCamera(
             position=position,
             up=up,
-            fov=40,
+            fov=FIELD_OF_VIEW_DEG,
             aspect=width / height,
             near=10,
             far=200000,
@@ -453,14 +450,17 @@ class EventDisplay:
             if control.toggle.value:  # a hidden collection costs nothing until it is shown
                 shown = layer.restricted(mask)
                 drawn.append(DrawnLayer(shown, self._colors(layer), self._highlighted(layer.key)))
+        previous = [*self.objects.visual, *self.objects.pickable]
         self.objects = event_objects(drawn, self.materials)
         self.event_group.children = tuple(self.objects.visual)
         self.pick_group.children = tuple(self.objects.pickable)
+        # Replaced objects would otherwise stay in the widget registry for the server's life.
+        close_widgets(reachable_widgets(previous, keep=self.materials.all()))
 
     # ------------------------------------------------------------------ views and detector
     def set_view(self, name: str) -> None:
         """Move the camera to a preset view (looking at the interaction point)."""
-        position, up = VIEWS[name]
+        position, up = preset_view(name, CANVAS_SIZE[0] / CANVAS_SIZE[1])
         self.camera.up = up
         self.camera.position = position
         self.orbit.target = [0.0, 0.0, 0.0]

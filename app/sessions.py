@@ -1,0 +1,144 @@
+"""Browser sessions: count them, and free what one held (3D widgets, comms) when its tab closes.
+
+Each session builds its own pythreejs widgets. ipywidgets keeps every widget in a global
+registry until it is closed, and Panel keeps one widget kernel per page, so without an explicit
+release a closed tab would stay in memory for the life of the server.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+LOG = logging.getLogger(__name__)
+MAX_WIDGETS = 200_000  # bound on one walk of a widget graph
+
+
+class SessionCounter:
+    """How many sessions this process has opened, released, and holds now (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.opened = 0
+        self.released = 0
+
+    def open(self) -> None:
+        """A session started."""
+        with self._lock:
+            self.opened += 1
+
+    def release(self) -> None:
+        """A session ended."""
+        with self._lock:
+            self.released += 1
+
+    @property
+    def active(self) -> int:
+        """Sessions open now."""
+        with self._lock:
+            return self.opened - self.released
+
+
+SESSIONS = SessionCounter()
+
+
+def child_widgets(value: Any) -> Iterator[Any]:
+    """The ipywidgets directly inside a trait value (a widget, or a list, tuple or dict of them)."""
+    from ipywidgets import Widget
+
+    if isinstance(value, Widget):
+        yield value
+    elif isinstance(value, list | tuple):
+        for item in value:
+            if isinstance(item, Widget):
+                yield item
+    elif isinstance(value, dict):
+        for item in value.values():
+            if isinstance(item, Widget):
+                yield item
+
+
+def reachable_widgets(roots: Iterable[Any], keep: Iterable[Any] = ()) -> list[Any]:
+    """Every widget reachable from `roots` through widget traits, without those in `keep`."""
+    from ipywidgets import Widget
+
+    kept = {id(widget) for widget in keep}
+    seen: dict[int, Any] = {}
+    stack = [root for root in roots if isinstance(root, Widget)]
+    while stack and len(seen) < MAX_WIDGETS:
+        widget = stack.pop()
+        if id(widget) in seen or id(widget) in kept:
+            continue
+        seen[id(widget)] = widget
+        for name in widget.keys:
+            stack.extend(child_widgets(getattr(widget, name, None)))
+    return list(seen.values())
+
+
+def close_widgets(widgets: Iterable[Any]) -> int:
+    """Close widgets (they leave the global registry and their comms); return how many."""
+    closed = 0
+    for widget in widgets:
+        if getattr(widget, "comm", None) is None:
+            continue
+        try:
+            widget.close()
+        except Exception:  # a page already gone may refuse the closing message
+            LOG.debug("closing widget %s failed", widget.model_id, exc_info=True)
+            from ipywidgets.widgets.widget import _instances
+
+            _instances.pop(widget.model_id, None)
+            widget.comm = None
+        closed += 1
+    return closed
+
+
+def drop_widget_kernel(document: Any) -> None:
+    """Forget the widget kernel Panel made for a page (it holds the page's document)."""
+    from panel.io.state import state
+
+    kernel = state._ipykernels.pop(document, None)
+    manager = getattr(kernel, "comm_manager", None)
+    if manager is not None:
+        manager.comms.clear()
+        manager.targets.clear()
+
+
+def release_session(document: Any, roots: Callable[[], Iterable[Any]]) -> int:
+    """Free one ended session: close the widgets reachable from `roots()`, drop its kernel."""
+    try:
+        closed = close_widgets(reachable_widgets(roots()))
+        drop_widget_kernel(document)
+    finally:
+        SESSIONS.release()
+    LOG.debug("session released: %d widgets closed", closed)
+    return closed
+
+
+def on_session_end(roots: Callable[[], Iterable[Any]]) -> None:
+    """Count the current session, and release it when its tab closes (or its link drops)."""
+    import panel as pn
+
+    document = pn.state.curdoc
+    if document is None:
+        return
+    SESSIONS.open()
+
+    def released(_context: Any) -> None:
+        release_session(document, roots)
+
+    pn.state.on_session_destroyed(released)
+
+
+def process_rss_mb(pid: int | str = "self") -> float:
+    """Resident memory of a process in MB (Linux /proc), or NaN where it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return float("nan")

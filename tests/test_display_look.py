@@ -1,0 +1,148 @@
+"""The first impression without a browser: framed views, a light detector, friendly labels."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from app.display import shapes
+from app.display.camera import (
+    FIELD_OF_VIEW_DEG,
+    VIEW_DIRECTIONS,
+    cylinder_rims,
+    framed_extent,
+    preset_view,
+)
+from app.display.controls import collection_control, collection_note, friendly_name
+from app.display.scene import build_scene
+from app.display.style import EVENT_RENDER_ORDER, lighter
+from geometry.shapes import shell
+
+ASPECT = 720 / 560
+
+
+def screen_coordinates(
+    points: np.ndarray, position: tuple, up: tuple, aspect: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Where points land on a camera looking at the origin: -1..1 across each axis of the view."""
+    eye = np.asarray(position, dtype=np.float64)
+    forward = -eye / np.linalg.norm(eye)
+    right = np.cross(forward, up)
+    right /= np.linalg.norm(right)
+    true_up = np.cross(right, forward)
+    depth = (points - eye) @ forward
+    half_height = math.tan(math.radians(FIELD_OF_VIEW_DEG) / 2.0)
+    x = ((points - eye) @ right) / depth / (half_height * aspect)
+    y = ((points - eye) @ true_up) / depth / half_height
+    return x, y
+
+
+@pytest.fixture(scope="module")
+def display():
+    """An event display session on the bundled samples (no browser)."""
+    from app.config import AppConfig
+    from app.display.offline import enable_offline_widgets
+
+    enable_offline_widgets()
+    from app.display.view import EventDisplay
+
+    return EventDisplay(AppConfig())
+
+
+def test_outline_of_a_box_is_its_twelve_edges():
+    triangles = shapes.unit_box()
+    faces = np.arange(len(triangles) * 3).reshape(-1, 3)
+    edges = shapes.feature_edges(triangles.reshape(-1, 3), faces, 20.0)
+    assert edges.shape == (12, 2, 3)
+    lengths = np.linalg.norm(edges[:, 1] - edges[:, 0], axis=1)
+    np.testing.assert_allclose(lengths, lengths[0])  # a cube's edges, no face diagonals
+
+
+def test_outline_of_a_round_tube_is_its_four_end_circles():
+    vertices, faces = shell(100.0, 200.0, -500.0, 500.0, segments=48)
+    edges = shapes.feature_edges(vertices, faces, 20.0)
+    assert edges.shape == (4 * 48, 2, 3)
+    assert np.allclose(np.abs(edges[..., 2]), 500.0)  # no lines along the barrel
+    radius = np.round(np.hypot(edges[..., 0], edges[..., 1]), 6)
+    assert set(radius.ravel()) == {100.0, 200.0}  # inner and outer circles
+
+
+def test_views_frame_the_inner_detector_and_calorimeters():
+    radius, half_length = framed_extent()
+    assert 4000 < radius < 4500 and 5800 < half_length < 6500  # calorimeters, not muon system
+    rims = cylinder_rims(radius, half_length)
+    for name in VIEW_DIRECTIONS:
+        position, up = preset_view(name, ASPECT)
+        x, y = screen_coordinates(rims, position, up, ASPECT)
+        extent = max(np.abs(x).max(), np.abs(y).max())
+        assert 0.85 < extent <= 1.0, name  # all of it in view, and filling the view
+    position, _ = preset_view("3D", ASPECT)
+    share = np.abs(position) / np.linalg.norm(position)
+    assert (share > 0.3).all()  # a 3/4 view: from the side, above and along the beam at once
+
+
+def test_detector_is_faint_context_with_outlined_calorimeters(display):
+    groups = display.detector
+    for name, (_, materials) in groups.items():
+        for material in materials:
+            assert material.opacity <= 0.15 and material.depthWrite is False, name
+            assert material.side == "FrontSide", name
+    for name in ("LAr EM", "Tile"):
+        group = groups[name][0]
+        assert group.visible
+        assert any(type(child).__name__ == "LineSegments" for child in group.children), name
+    assert not groups["Muon barrel"][0].visible and not groups["Muon end-cap"][0].visible
+
+
+def test_detector_toggles_and_opacity_sliders_still_act(display):
+    group, materials = display.detector["Tile"]
+    display.set_detector_opacity("Tile", 0.5)
+    assert [material.opacity for material in materials] == [0.5] * len(materials)
+    display.set_detector_visible("Tile", False)
+    assert group.visible is False
+    display.set_detector_visible("Tile", True)
+    display.set_detector_opacity("Tile", 0.04)
+    assert group.visible is True
+
+
+def test_preset_buttons_move_the_camera_and_reset_returns(display):
+    start = tuple(display.camera.position)
+    assert start == preset_view("3D", ASPECT)[0]
+    display.view_buttons.value = "End-on (x-y)"
+    position = display.camera.position
+    assert position[0] == position[1] == 0.0 and position[2] > 0
+    display.reset_view()
+    assert tuple(display.camera.position) == start
+
+
+def test_event_objects_are_drawn_after_the_detector(display):
+    objects = [*display.objects.visual, *display.objects.pickable]
+    assert objects
+    assert all(obj.renderOrder == EVENT_RENDER_ORDER > 0 for obj in objects)
+    assert all(obj.material.transparent for obj in display.objects.visual)
+
+
+def test_collections_have_friendly_labels_and_keep_their_real_name():
+    assert friendly_name("InDetTrackParticles") == "Tracks (inner detector)"
+    assert friendly_name("GSFTrackParticles") == "Electron tracks (GSF)"
+    assert friendly_name("AnalysisLargeRJets") == "Large-R jets"
+    assert friendly_name("MET") == "Missing energy"
+    assert friendly_name("MyOwnJets") == "MyOwnJets"
+    event = {
+        "Muons": {"AnalysisMuons": [{"pT": 30000.0, "eta": 0.1, "phi": 1.0}]},
+        "Jets": {"MyOwnJets": [{"pT": 30000.0, "eta": 0.1, "phi": 1.0, "energy": 4e4}]},
+    }
+    scene = build_scene(event)
+    muons = collection_control(scene.layer("Muons/AnalysisMuons"), lambda key: None)
+    assert muons.toggle.name == "Muons"
+    assert "AnalysisMuons" in muons.row.objects[1].object  # the real name, under the label
+    own = collection_control(scene.layer("Jets/MyOwnJets"), lambda key: None)
+    assert own.toggle.name == "MyOwnJets" and len(own.row.objects) == 2  # no repeated name
+    assert "<b>" not in collection_note("<b>x</b>")
+
+
+def test_lighter_mixes_towards_white():
+    assert lighter("#000000", 0.5) == "#808080"
+    assert lighter("#d9534f", 0.0) == "#d9534f" and lighter("#d9534f", 1.0) == "#ffffff"
