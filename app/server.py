@@ -273,7 +273,9 @@ def start_server(
         websocket_max_message_size=websocket_message_limit(config.max_upload_bytes),
         unused_session_lifetime_milliseconds=SESSION_LINGER_MS,
         check_unused_sessions_milliseconds=SESSION_CHECK_MS,
-        warm=True,  # build one page before serving: the first student does not wait for imports
+        # Build one page before serving (the first student does not wait for imports); Bokeh
+        # refuses to fork worker processes once app code has run, so only with one process.
+        warm=num_procs == 1,
         start=True,
     )
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import gzip
 import json
 import math
+import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +14,7 @@ from converters.errors import InputFileError
 
 EVENT_FILE_SUFFIXES = (".json", ".json.gz")
 GZIP_MAGIC = b"\x1f\x8b"
+MAX_UNPACKED_BYTES = 256 * 1024 * 1024  # a compressed file may unpack to at most this
 # Types of the Phoenix event format whose values are {collection: [objects]}.
 PHOENIX_TYPES = (
     "Tracks",
@@ -92,12 +93,11 @@ def read_event_file(path: Path, max_bytes: int | None = None) -> EventFile:
 def parse_event_bytes(data: bytes, name: str) -> EventFile:
     """Parse the bytes of a Phoenix event file (plain or gzip-compressed JSON)."""
     if data[:2] == GZIP_MAGIC:
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError) as error:
-            raise EventFileError(f"{name} looks gzip-compressed but cannot be unpacked") from error
+        data = gunzip_bounded(data, name)
     try:
         content = json.loads(data)
+    except RecursionError:
+        raise EventFileError(f"{name} is nested too deeply to be a Phoenix event file") from None
     except UnicodeDecodeError as error:
         raise EventFileError(f"{name} is not a text JSON file") from error
     except json.JSONDecodeError as error:
@@ -105,6 +105,20 @@ def parse_event_bytes(data: bytes, name: str) -> EventFile:
             f"{name} is not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})"
         ) from error
     return EventFile(name=name, events=events_from_content(content, name))
+
+
+def gunzip_bounded(data: bytes, name: str, limit: int = MAX_UNPACKED_BYTES) -> bytes:
+    """Unpack gzip data, refusing more than `limit` bytes of output (no gzip bombs)."""
+    unpacker = zlib.decompressobj(wbits=31)
+    try:
+        result = unpacker.decompress(data, limit)
+    except zlib.error as error:
+        raise EventFileError(f"{name} looks gzip-compressed but cannot be unpacked") from error
+    if unpacker.unconsumed_tail:
+        raise EventFileError(
+            f"{name} unpacks to more than {limit / 1e6:.0f} MB; open a smaller file"
+        )
+    return result
 
 
 def events_from_content(content: Any, name: str) -> dict[str, dict[str, Any]]:

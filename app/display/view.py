@@ -10,6 +10,7 @@ import random
 import tempfile
 import time
 from functools import lru_cache
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -349,12 +350,13 @@ class EventDisplay:
         assert self.file is not None
         number = event_files.event_number(key, event)
         rows = "".join(
-            f"<tr><td style='color:#666;padding-right:10px'>{name}</td><td>{value}</td></tr>"
+            f"<tr><td style='color:#666;padding-right:10px'>{escape(name)}</td>"
+            f"<td>{escape(value)}</td></tr>"
             for name, value in event_files.event_metadata(key, event).items()
         )
         self.metadata.object = f"<table style='font-size:13px'>{rows}</table>"
         self.position_label.object = (
-            f"<div style='font-size:15px'>Event <b data-testid='event-number'>{number}</b> "
+            f"<div style='font-size:15px'>Event <b data-testid='event-number'>{escape(number)}</b> "
             f"<span style='color:#666'>({self.position + 1} of {len(self.file.events)})</span>"
             "</div>"
         )
@@ -365,7 +367,7 @@ class EventDisplay:
             self._updating = False
         stem = Path(self.file.name).name.split(".")[0]
         self.download.filename = f"{stem}-event-{number}.json"
-        self.notes.object = "<br>".join(self.scene.notes) if self.scene else ""
+        self.notes.object = "<br>".join(map(escape, self.scene.notes)) if self.scene else ""
         self.info.object = self._info_html()
         self.selection_view.object = self._selection_html()
         self.add_button.disabled = True
@@ -555,7 +557,8 @@ class EventDisplay:
             return "<span style='color:#666'>Click an object in the 3D view.</span>"
         info = object_info(self.scene.layer(self.focus[0]), self.focus[1])
         rows = "".join(
-            f"<tr><td style='color:#666;padding-right:12px'>{name}</td><td>{value}</td></tr>"
+            f"<tr><td style='color:#666;padding-right:12px'>{escape(str(name))}</td>"
+            f"<td>{escape(str(value))}</td></tr>"
             for name, value in info.items()
         )
         return f"<table data-testid='object-info' style='font-size:13px'>{rows}</table>"
@@ -575,7 +578,7 @@ class EventDisplay:
             lines.append(f"{info['Type']} ({layer.collection}), pT {info.get('pT', '?')}")
         mass = invariant_mass(layers, indices)
         mass_text = f"{mass:.2f} GeV" if math.isfinite(mass) else "unknown"
-        items = "".join(f"<li>{line}</li>" for line in lines)
+        items = "".join(f"<li>{escape(line)}</li>" for line in lines)
         return (
             f"<ul style='margin:2px 0;padding-left:18px;font-size:13px'>{items}</ul>"
             f"<div style='font-size:15px'>Mass of {len(lines)} object"

@@ -1,0 +1,320 @@
+"""A class at once: N users open the app, step through 20 events and re-bin a histogram with a cut.
+
+Each user is a client of the Bokeh websocket protocol (what the page itself speaks): it opens a
+session, changes widget values in its copy of the page as a student would, and times how long
+the server takes to send back the resulting change. The server runs as `eventlab serve` in its
+own process on a loopback port; its memory (resident, summed over its processes) is read from
+/proc before, with every session open, and after they closed.
+
+    python benchmarks/classroom.py [--users 30] [--events 20] [--num-procs 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import os
+import pkgutil
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote_plus
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(PROJECT_ROOT))
+
+from app.sessions import process_rss_mb  # noqa: E402
+
+ACTION_TIMEOUT_S = 30.0
+RELEASE_WAIT_S = 60.0
+CUT = "n_leptons >= 2 & lep1_pt > 25"
+BINS = 24
+ACTIONS = ("open", "next event", "histogram page", "cut", "re-bin")
+
+
+class ActionFailed(Exception):
+    """A user action whose answer did not arrive in time."""
+
+
+def free_port() -> int:
+    """A free loopback TCP port."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(port: int, num_procs: int) -> subprocess.Popen:
+    """`eventlab serve` on 127.0.0.1:`port`, waiting until /health answers."""
+    command = [sys.executable, "-m", "app.cli", "serve", "--address", "127.0.0.1"]
+    command += ["--port", str(port), "--num-procs", str(num_procs)]
+    process = subprocess.Popen(
+        command, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):
+                return process
+        except OSError:
+            time.sleep(0.3)
+    process.kill()
+    raise SystemExit("the server did not start within 120 s")
+
+
+def server_pids(root: int) -> list[int]:
+    """The server process and its worker processes."""
+    pids = [root]
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == root:
+                pids.append(int(entry.name))
+    return pids
+
+
+def server_memory_mb(root: int) -> float:
+    """Resident memory of the server's processes, summed, in MB."""
+    return sum(process_rss_mb(pid) for pid in server_pids(root))
+
+
+def load_client_models() -> None:
+    """Make every model class the page uses known to this client (Panel loads them lazily)."""
+    from app.display.offline import enable_offline_widgets
+
+    enable_offline_widgets()
+    import panel.models
+
+    for module in pkgutil.iter_modules(panel.models.__path__):
+        try:
+            importlib.import_module(f"panel.models.{module.name}")
+        except ImportError:
+            continue
+    import ipywidgets_bokeh.widget  # noqa: F401
+
+    from app.display.bridge import browser_bridge
+
+    browser_bridge(lambda _action: None).get_root()  # registers the bridge's page model
+
+
+def find_model(document: Any, test: Callable[[Any], bool], what: str) -> Any:
+    """The first model of `document` passing `test`."""
+    for model in document.models:
+        if test(model):
+            return model
+    raise ActionFailed(f"no {what} in the page")
+
+
+def wait_for(session: Any, condition: Callable[[], bool], what: str) -> None:
+    """Take in the server's changes until `condition()` holds; give up (closing) after a while.
+
+    The public `force_roundtrip` drops the changes that arrive while it waits for its reply, so
+    this runs the client's loop the way `loop_until_closed` does, with a condition.
+    """
+    connection = session._connection
+    timer = connection.io_loop.call_later(ACTION_TIMEOUT_S, connection.close, "timed out")
+    try:
+        connection._loop_until(lambda: condition() or not connection.connected)
+    finally:
+        connection.io_loop.remove_timeout(timer)
+    if not condition():
+        raise ActionFailed(f"{what}: no answer within {ACTION_TIMEOUT_S:.0f} s")
+
+
+class User:
+    """One simulated student: a session of the app and the time each action took."""
+
+    def __init__(
+        self, url: str, events: int, timings: dict[str, list[float]], delay: float = 0.0
+    ) -> None:
+        self.url = url
+        self.delay = delay
+        self.events = events
+        self.timings = timings
+        self.session: Any = None
+        self.histogram_session: Any = None
+
+    def timed(self, action: str, run: Callable[[], None]) -> None:
+        """Run one action and record how long it took."""
+        started = time.perf_counter()
+        run()
+        self.timings[action].append(time.perf_counter() - started)
+
+    def open(self) -> None:
+        """Open the page (the server builds this user's session)."""
+        from bokeh.client import pull_session
+
+        self.session = pull_session(url=self.url)
+
+    def step_events(self) -> None:
+        """Choose the next event in the event list, `events` times."""
+        document = self.session.document
+        events = find_model(document, lambda m: type(m).__name__ == "SingleSelect", "event list")
+        label = find_model(
+            document, lambda m: "event-number" in str(getattr(m, "text", "")), "event label"
+        )
+        count = len(events.options)
+        for step in range(1, self.events + 1):
+            position = step % count
+            option = events.options[position]
+            wanted = f"({position + 1} of {count})"
+
+            def change(option: Any = option, wanted: str = wanted) -> None:
+                events.value = option[0] if isinstance(option, list | tuple) else option
+                wait_for(self.session, lambda: wanted in label.text, "next event")
+
+            self.timed("next event", change)
+
+    def histogram(self) -> None:
+        """Open a histogram link (it opens on the Histograms tab), type a cut, then re-bin."""
+        from bokeh.client import pull_session
+
+        def open_link() -> None:
+            self.histogram_session = pull_session(url=self.url, arguments={"h_bins": "50"})
+
+        self.timed("histogram page", open_link)
+        session = self.histogram_session
+        document = session.document
+        link = find_model(
+            document, lambda m: getattr(m, "title", None) == "Link to this plot", "link box"
+        )
+        cut = find_model(
+            document, lambda m: str(getattr(m, "title", "")).startswith("Cut"), "cut box"
+        )
+        bins = find_model(document, lambda m: getattr(m, "title", None) == "Bins", "bins box")
+        encoded = f"h_cut={quote_plus(CUT)}"
+
+        def type_cut() -> None:
+            cut.value = CUT
+            wait_for(session, lambda: encoded in link.value, "cut")
+
+        def rebin() -> None:
+            bins.value = BINS
+            wait_for(session, lambda: f"h_bins={BINS}&" in link.value, "re-bin")
+
+        self.timed("cut", type_cut)
+        self.timed("re-bin", rebin)
+
+    def close(self) -> None:
+        """Close this user's pages."""
+        for session in (self.session, self.histogram_session):
+            if session is not None:
+                session.close()
+
+    def run(self, errors: list[str], opened: threading.Barrier) -> None:
+        """Open, step through the events and make a histogram; errors are counted, not raised."""
+        try:
+            time.sleep(self.delay)
+            self.timed("open", self.open)
+            self.step_events()
+            self.histogram()
+        except Exception as error:  # a benchmark counts failures, it does not stop at one
+            errors.append(f"{type(error).__name__}: {error}")
+        finally:
+            with contextlib.suppress(threading.BrokenBarrierError):
+                opened.wait(timeout=600)
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """The `fraction` quantile of `values` (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))]
+
+
+def wait_for_release(url: str, pid: int) -> tuple[float, int]:
+    """Wait (bounded) until the server reports no open session; its memory and sessions left."""
+    import json
+
+    deadline = time.monotonic() + RELEASE_WAIT_S
+    sessions = -1
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(f"{url}/health", timeout=5) as response:
+            sessions = json.loads(response.read())["sessions"]
+        if sessions == 0:
+            break
+        time.sleep(1.0)
+    return server_memory_mb(pid), sessions
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the classroom benchmark and print its figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=30, help="simultaneous users (default 30)")
+    parser.add_argument("--events", type=int, default=20, help="events each user steps through")
+    parser.add_argument("--num-procs", type=int, default=1, help="server processes (default 1)")
+    parser.add_argument(
+        "--ramp", type=float, default=0.0, help="seconds over which users arrive (default 0)"
+    )
+    args = parser.parse_args(argv)
+    if not 1 <= args.users <= 200 or not 1 <= args.events <= 500 or not 0 <= args.ramp <= 600:
+        parser.error("--users must be 1-200, --events 1-500 and --ramp 0-600")
+
+    load_client_models()
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = start_server(port, args.num_procs)
+    try:
+        time.sleep(2.0)
+        baseline = server_memory_mb(server.pid)
+        timings: dict[str, list[float]] = defaultdict(list)
+        errors: list[str] = []
+        users = [
+            User(f"{url}/", args.events, timings, args.ramp * number / args.users)
+            for number in range(args.users)
+        ]
+        barrier = threading.Barrier(args.users + 1)
+        threads = [
+            threading.Thread(target=user.run, args=(errors, barrier), daemon=True) for user in users
+        ]
+        started = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        barrier.wait(timeout=900)
+        elapsed = time.perf_counter() - started
+        loaded = server_memory_mb(server.pid)
+        for user in users:
+            user.close()
+        for thread in threads:
+            thread.join(timeout=30)
+        released, left = wait_for_release(url, server.pid)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+    print(
+        f"{args.users} users arriving over {args.ramp:g} s, {args.events} events each, server "
+        f"with {args.num_procs} process(es), {os.cpu_count()} CPUs, {elapsed:.1f} s in all"
+    )
+    print(f"{'action':<14} {'count':>6} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
+    for action in ACTIONS:
+        values = timings.get(action, [])
+        if values:
+            print(
+                f"{action:<14} {len(values):>6} {1e3 * statistics.median(values):>8.0f} "
+                f"{1e3 * percentile(values, 0.95):>8.0f} {1e3 * max(values):>8.0f}"
+            )
+    print(f"errors: {len(errors)}")
+    for message in sorted(set(errors))[:5]:
+        print(f"  {message}")
+    per_session = (loaded - baseline) / args.users
+    print(
+        f"server memory (RSS): {baseline:.0f} MB before, {loaded:.0f} MB with {args.users} "
+        f"sessions ({per_session:.1f} MB each), {released:.0f} MB after they closed "
+        f"({loaded - released:.0f} MB given back; sessions still open: {left})"
+    )
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

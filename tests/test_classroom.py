@@ -1,0 +1,153 @@
+"""Ready for a class: independent sessions, released when their tab closes, histogram links."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+
+import numpy as np
+import pytest
+from conftest import start_app, stop_app
+
+from app.server import opens_on_histograms, websocket_message_limit
+from app.sessions import SessionCounter, close_widgets, reachable_widgets
+
+SETTLE_MS = 60_000
+EVENT_NUMBER = "[data-testid=event-number]"
+RELEASE_S = 60.0
+CUT_BOX = ".bk-input-group:has(label:has-text('Cut')) input"
+
+
+def health(url: str) -> dict:
+    """The server's /health answer."""
+    with urllib.request.urlopen(f"{url}/health", timeout=10) as response:
+        return json.loads(response.read())
+
+
+def wait_for_sessions(url: str, wanted: int, timeout: float = RELEASE_S) -> int:
+    """Poll /health until it reports `wanted` open sessions; return the last count."""
+    deadline = time.monotonic() + timeout
+    count = health(url)["sessions"]
+    while count != wanted and time.monotonic() < deadline:
+        time.sleep(0.5)
+        count = health(url)["sessions"]
+    return count
+
+
+def test_websocket_messages_fit_the_largest_upload():
+    assert websocket_message_limit(1) == 20 * 2**20  # never below Bokeh's own default
+    upload = 200 * 2**20
+    assert websocket_message_limit(upload) >= upload * 4 // 3 + 2**20
+
+
+def test_histogram_link_keys_choose_the_histograms_tab():
+    assert opens_on_histograms({"h_bins": [b"20"], "file": [b"x.json"]})
+    assert not opens_on_histograms({"file": [b"x.json"], "event": [b"1"]})
+    assert not opens_on_histograms({})
+
+
+def test_session_counter():
+    counter = SessionCounter()
+    counter.open()
+    counter.open()
+    counter.release()
+    assert (counter.opened, counter.released, counter.active) == (2, 1, 1)
+
+
+def test_closing_replaced_objects_keeps_shared_materials():
+    import pythreejs as three
+    from ipywidgets.widgets.widget import _instances
+
+    material = three.MeshLambertMaterial()
+    geometry = three.BufferGeometry(
+        attributes={"position": three.BufferAttribute(array=np.zeros((3, 3), dtype="float32"))}
+    )
+    mesh = three.Mesh(geometry, material)
+    group = three.Group(children=[mesh])
+    found = reachable_widgets([group], keep=[material])
+    assert {id(w) for w in found} == {
+        id(group),
+        id(mesh),
+        id(geometry),
+        id(geometry.attributes["position"]),
+    }
+    assert close_widgets(found) == 4
+    assert all(widget is not group and widget is not mesh for widget in _instances.values())
+    assert mesh.comm is None and material.comm is not None
+    assert close_widgets([material]) == 1
+
+
+@pytest.mark.browser
+def test_sessions_are_counted_and_released_when_the_tab_closes(browser):
+    process, url = start_app()
+    try:
+        assert wait_for_sessions(url, 0) == 0
+        context = browser.new_context()
+        page = context.new_page()
+        page.goto(url)
+        page.locator(EVENT_NUMBER).first.wait_for(timeout=SETTLE_MS)
+        assert health(url)["sessions"] == 1
+        context.close()
+        assert wait_for_sessions(url, 0) == 0
+    finally:
+        stop_app(process)
+
+
+@pytest.mark.browser
+def test_a_histogram_link_opens_on_the_histograms_tab(app_url, page):
+    page.goto(f"{app_url}/?h_bins=17&h_cut=lep1_pt%20%3E%2030")
+    page.locator("table.histogram-table").first.wait_for(timeout=SETTLE_MS)
+    bins = page.locator(".bk-input-group:has(label:text-is('Bins')) input").first
+    assert bins.input_value() == "17"
+    assert page.offsite_requests == []
+
+
+@pytest.mark.browser
+def test_sessions_never_see_each_other(app_url, browser, tmp_path):
+    events = tmp_path / "alice_events.json"
+    events.write_text(json.dumps({"7-77": {"event number": 77, "Muons": {"M": []}}}))
+    columns = tmp_path / "alice_columns.csv"
+    columns.write_text("alice_x,alice_y\n1,2\n3,4\n")
+    alice, bob = browser.new_context(), browser.new_context()
+    try:
+        first = alice.new_page()
+        first.goto(app_url)
+        first.locator(EVENT_NUMBER).first.wait_for(timeout=SETTLE_MS)
+        opening = first.locator(EVENT_NUMBER).first.inner_text()
+        first.locator("button:has-text('Next')").first.click()
+        first.locator("input[type=file]").first.set_input_files(str(events))
+        first.get_by_text("alice_events.json").first.wait_for(timeout=30_000, state="attached")
+        first.locator(".bk-tab").filter(has_text="Histograms").first.click()
+        first.locator("input[type=file][accept*=csv]").first.set_input_files(str(columns))
+        first.get_by_text("alice_columns.csv (uploaded)").first.wait_for(
+            timeout=30_000, state="attached"
+        )
+        cut = first.locator(CUT_BOX).first
+        cut.fill("alice_x > 1")
+        cut.press("Enter")
+        first.get_by_text("alice_x > 1").first.wait_for(timeout=30_000, state="attached")
+
+        second = bob.new_page()
+        second.goto(app_url)
+        second.locator(EVENT_NUMBER).first.wait_for(timeout=SETTLE_MS)
+        assert second.locator(EVENT_NUMBER).first.inner_text() == opening
+        assert second.get_by_text("alice_events.json").count() == 0
+        second.locator(".bk-tab").filter(has_text="Histograms").first.click()
+        second.locator("table.histogram-table").first.wait_for(timeout=SETTLE_MS)
+        assert second.get_by_text("alice_columns.csv").count() == 0
+        assert second.get_by_text("alice_x").count() == 0
+        assert second.locator(CUT_BOX).first.input_value() == ""
+    finally:
+        alice.close()
+        bob.close()
+
+
+def test_several_processes_serve_the_app():
+    process, url = start_app("--num-procs", "2")
+    try:
+        with urllib.request.urlopen(f"{url}/", timeout=60) as response:
+            assert response.status == 200 and b"EventLab" in response.read()
+        assert health(url)["status"] == "ok"
+    finally:
+        stop_app(process)
