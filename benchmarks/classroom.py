@@ -136,10 +136,16 @@ class User:
     """One simulated student: a session of the app and the time each action took."""
 
     def __init__(
-        self, url: str, events: int, timings: dict[str, list[float]], delay: float = 0.0
+        self,
+        url: str,
+        events: int,
+        timings: dict[str, list[float]],
+        delay: float = 0.0,
+        think: float = 0.0,
     ) -> None:
         self.url = url
         self.delay = delay
+        self.think = think
         self.events = events
         self.timings = timings
         self.session: Any = None
@@ -175,6 +181,7 @@ class User:
                 wait_for(self.session, lambda: wanted in label.text, "next event")
 
             self.timed("next event", change)
+            time.sleep(self.think)
 
     def histogram(self) -> None:
         """Open a histogram link (it opens on the Histograms tab), type a cut, then re-bin."""
@@ -256,9 +263,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--ramp", type=float, default=0.0, help="seconds over which users arrive (default 0)"
     )
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=1.0,
+        help="seconds a user looks at each event before the next click (default 1)",
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.users <= 200 or not 1 <= args.events <= 500 or not 0 <= args.ramp <= 600:
         parser.error("--users must be 1-200, --events 1-500 and --ramp 0-600")
+    if not 0 <= args.think <= 60:
+        parser.error("--think must be 0-60 seconds")
 
     load_client_models()
     port = free_port()
@@ -270,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
         timings: dict[str, list[float]] = defaultdict(list)
         errors: list[str] = []
         users = [
-            User(f"{url}/", args.events, timings, args.ramp * number / args.users)
+            User(f"{url}/", args.events, timings, args.ramp * number / args.users, args.think)
             for number in range(args.users)
         ]
         barrier = threading.Barrier(args.users + 1)
@@ -293,7 +308,8 @@ def main(argv: list[str] | None = None) -> int:
         server.wait(timeout=30)
 
     print(
-        f"{args.users} users arriving over {args.ramp:g} s, {args.events} events each, server "
+        f"{args.users} users arriving over {args.ramp:g} s, {args.events} events each"
+        f" ({args.think:g} s looking at each), server "
         f"with {args.num_procs} process(es), {os.cpu_count()} CPUs, {elapsed:.1f} s in all"
     )
     print(f"{'action':<14} {'count':>6} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
