@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 
 pytestmark = pytest.mark.browser
 
@@ -10,8 +11,13 @@ SETTLE_MS = 60_000
 
 
 def canvas_image(page) -> bytes:
-    """What the plot looks like now."""
-    return page.locator("div.bk-Figure, .bk-Figure").first.screenshot()
+    """What the plot looks like now (retried while a redraw replaces the plot element)."""
+    for _ in range(20):
+        try:
+            return page.locator("div.bk-Figure, .bk-Figure").first.screenshot(timeout=5000)
+        except PlaywrightError:
+            page.wait_for_timeout(250)
+    pytest.fail("the plot never settled long enough to be captured")
 
 
 def wait_for_change(page, before: bytes) -> bytes:
