@@ -285,6 +285,20 @@ def track_layer(name: str, items: Sequence[Any]) -> tuple[Layer, list[np.ndarray
     return layer, lines
 
 
+def solid_layer(
+    type_name: str, name: str, kind: str, props: dict, owners: np.ndarray, solids: np.ndarray
+) -> Layer:
+    """A layer of closed solids: `solids` (objects, triangles, 3, 3) drawn for objects `owners`."""
+    return Layer(
+        type_name,
+        name,
+        kind,
+        props,
+        triangles=solids.reshape(-1, 3, 3),
+        triangle_owner=np.repeat(owners, solids.shape[1]),
+    )
+
+
 def jet_layer(name: str, items: Sequence[Any]) -> Layer:
     """Jets as translucent cones along (eta, phi), longer with more energy."""
     props = make_props(
@@ -309,14 +323,7 @@ def jet_layer(name: str, items: Sequence[Any]) -> Layer:
     half_angle = np.clip(cone_r[index] * sin_theta, 0.02, 0.6)
     radius = length * np.tan(half_angle)
     triangles = shapes.cones(np.zeros((len(index), 3)), direction, length, radius)
-    return Layer(
-        "Jets",
-        name,
-        "jet",
-        props,
-        triangles=triangles.reshape(-1, 3, 3),
-        triangle_owner=np.repeat(index, triangles.shape[1]),
-    )
+    return solid_layer("Jets", name, "jet", props, index, triangles)
 
 
 def calo_boxes(eta: np.ndarray, phi: np.ndarray, energy: np.ndarray) -> np.ndarray:
@@ -340,14 +347,7 @@ def cluster_layer(kind_type: str, name: str, items: Sequence[Any]) -> Layer:
     props["pt"] = pt_from(props)
     index = np.flatnonzero(np.isfinite(props["eta"] + props["phi"] + props["energy"]))
     boxes = calo_boxes(props["eta"][index], props["phi"][index], props["energy"][index])
-    return Layer(
-        kind_type,
-        name,
-        "cluster",
-        props,
-        triangles=boxes.reshape(-1, 3, 3),
-        triangle_owner=np.repeat(index, boxes.shape[1]),
-    )
+    return solid_layer(kind_type, name, "cluster", props, index, boxes)
 
 
 def vertex_layer(name: str, items: Sequence[Any]) -> Layer:
@@ -360,14 +360,7 @@ def vertex_layer(name: str, items: Sequence[Any]) -> Layer:
     radius = np.where(primary[index], PRIMARY_VERTEX_RADIUS_MM, VERTEX_RADIUS_MM)
     balls = shapes.spheres(centre[index], radius)
     props = make_props(len(items))
-    return Layer(
-        "Vertices",
-        name,
-        "vertex",
-        props,
-        triangles=balls.reshape(-1, 3, 3),
-        triangle_owner=np.repeat(index, balls.shape[1]),
-    )
+    return solid_layer("Vertices", name, "vertex", props, index, balls)
 
 
 def met_layer(name: str, items: Sequence[Any]) -> Layer:
