@@ -30,7 +30,8 @@ REAL_FILE = (
 )
 
 
-REPEATS = 3
+REPEATS = 5
+CLUSTER_ENTRIES = 1000  # entries per basket cluster of the replicated file, as ROOT's auto-flush
 
 
 def timed(function, *args, **kwargs) -> float:
@@ -44,10 +45,10 @@ def timed(function, *args, **kwargs) -> float:
 
 
 def read_floor(path: Path) -> None:
-    """Read every branch the converters read, in the same chunks, with uproot alone."""
+    """Open the file and read every branch the converters read, in the same chunks, with uproot."""
     source = EventSource(str(path))
-    for start in range(0, source.num_entries, CHUNK_ENTRIES):
-        source.read_arrays(start, min(start + CHUNK_ENTRIES, source.num_entries))
+    for start, stop in source.chunks(0, source.num_entries, CHUNK_ENTRIES):
+        source.read_arrays(start, stop)
 
 
 def naive_convert(path: Path, count: int) -> dict:
@@ -95,6 +96,7 @@ def naive_convert(path: Path, count: int) -> dict:
 def replicate(source: Path, destination: Path, copies: int) -> Path:
     """Write the branches the converters read from `source`, repeated `copies` times.
 
+    The copies are written in clusters of about CLUSTER_ENTRIES entries, as ROOT files are.
     uproot cannot write lists of element links, so those become one link per object (their
     first), stored as key/index sub-branches like PHYSLITE's single links.
     """
@@ -108,10 +110,12 @@ def replicate(source: Path, destination: Path, copies: int) -> Path:
             branches[f"{name}.m_persIndex"] = ak.fill_none(first["m_persIndex"], 0)
         else:
             branches[name] = values
-    repeated = {name: ak.concatenate([values] * copies) for name, values in branches.items()}
+    per_cluster = max(1, CLUSTER_ENTRIES // len(arrays[next(iter(arrays))]))
+    cluster = {name: ak.concatenate([values] * per_cluster) for name, values in branches.items()}
     with uproot.recreate(destination, compression=uproot.ZLIB(1)) as output:
-        output.mktree("CollectionTree", {n: v.type.content for n, v in repeated.items()})
-        output["CollectionTree"].extend(repeated)
+        output.mktree("CollectionTree", {n: v.type.content for n, v in cluster.items()})
+        for _ in range(math.ceil(copies / per_cluster)):
+            output["CollectionTree"].extend(cluster)
     return destination
 
 
@@ -145,7 +149,7 @@ def main() -> None:
         folder = Path(folder)
         started = time.perf_counter()
         _, events = simulate(args.events, seed=7)
-        big = write_physlite(folder / "large_physlite.root", events)
+        big = write_physlite(folder / "large_physlite.root", events, CLUSTER_ENTRIES)
         print(f"wrote {args.events} toy events in {time.perf_counter() - started:.1f} s")
         report("toy PHYSLITE file", big, args.naive_events, folder)
         if REAL_FILE.exists():

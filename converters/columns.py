@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import awkward as ak
 import numpy as np
 import pyarrow as pa
 
-from converters.kinematics import missing_et, momenta
+from converters.flat import Objects, concatenate, first_true
+from converters.kinematics import energy, missing_et, pair_mass, summed_mass
 from converters.read import ELECTRON_MASS, MUON_MASS, EventBatch
 
 GEV = 1000.0
@@ -23,90 +23,75 @@ JET_FIELDS = ("pt", "eta", "phi", "e")
 PHOTON_FIELDS = ("pt", "eta", "phi", "e")
 
 
-def accepted(records: ak.Array | None, cuts: tuple[float, float]) -> ak.Array | None:
+def accepted(objects: Objects | None, cuts: tuple[float, float]) -> Objects | None:
     """Objects above the pT threshold and inside the |eta| range."""
-    if records is None:
+    if objects is None:
         return None
     pt_min, eta_max = cuts
-    return records[(records["pt"] > pt_min) & (abs(records["eta"]) < eta_max)]
+    return objects.where((objects["pt"] > pt_min) & (np.abs(objects["eta"]) < eta_max))
 
 
-def with_energy(records: ak.Array, mass: float) -> ak.Array:
-    """Records with their four-vector `p4` and energy `e` attached."""
-    vectors = momenta(records, mass)
-    return ak.with_field(ak.with_field(records, vectors, "p4"), vectors.energy, "e")
+def with_energy(objects: Objects | None, events: int) -> Objects:
+    """Objects with their energy `e` (no objects at all when the collection is absent)."""
+    if objects is None:
+        return Objects.empty(events, ("pt", "eta", "phi", "m", "e"))
+    return objects.with_columns(e=energy(objects))
 
 
-def leptons(batch: EventBatch) -> ak.Array:
-    """Accepted electrons and muons, pT-ordered, with flavour 11 or 13."""
+def leptons(batch: EventBatch) -> Objects:
+    """Accepted electrons and muons, pT-ordered, with mass, energy and flavour 11 or 13."""
     parts = []
     for name, cuts, mass, flavour in (
         ("AnalysisElectrons", ELECTRON_CUTS, ELECTRON_MASS, 11),
         ("AnalysisMuons", MUON_CUTS, MUON_MASS, 13),
     ):
-        records = accepted(batch.collections.get(name), cuts)
-        if records is None:
+        objects = accepted(batch.collections.get(name), cuts)
+        if objects is None:
             continue
-        records = with_energy(
-            ak.zip({key: records[key] for key in ("pt", "eta", "phi", "charge")}), mass
+        kept = Objects(objects.offsets, {key: objects[key] for key in ("pt", "eta", "phi")})
+        kept = kept.with_columns(
+            charge=objects["charge"].astype(np.float64),
+            m=np.full(kept.size, mass),
+            flavour=np.full(kept.size, flavour, dtype=np.int64),
         )
-        flavours = ak.zeros_like(records["pt"], dtype=np.int64) + flavour
-        parts.append(ak.with_field(records, flavours, "flavour"))
+        parts.append(kept.with_columns(e=energy(kept)))
     if not parts:
-        return empty_objects(len(batch))
-    merged = ak.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
-    return merged[ak.argsort(merged["pt"], axis=1, ascending=False)]
+        return Objects.empty(len(batch), (*LEPTON_FIELDS, "m"))
+    merged = concatenate(parts)
+    return merged.sorted_by(merged["pt"])
 
 
-def empty_objects(length: int) -> ak.Array:
-    """No objects in any of `length` events."""
-    empty = ak.unflatten(np.zeros(0), np.zeros(length, dtype=np.int64))
-    return ak.zip({"pt": empty, "eta": empty, "phi": empty, "charge": empty, "e": empty})
-
-
-def leading(records: ak.Array, count: int, field_name: str) -> np.ndarray:
-    """(events, count) values of the `count` leading objects, NaN where absent."""
-    padded = ak.pad_none(records[field_name], count, axis=1, clip=True)
-    return ak.to_numpy(ak.fill_none(ak.values_astype(padded, np.float64), np.nan))
-
-
-def mass_of(vectors: ak.Array) -> np.ndarray:
-    """Invariant mass (GeV) of all vectors of each event; NaN where there are none."""
-    total = ak.sum(vectors, axis=1)
-    present = ak.to_numpy(ak.num(vectors, axis=1)) > 0
-    return np.where(present, ak.to_numpy(total.mass) / GEV, np.nan)
-
-
-def leading_ossf_mass(leps: ak.Array) -> np.ndarray:
+def leading_ossf_mass(leps: Objects) -> np.ndarray:
     """Mass of the leading opposite-charge same-flavour lepton pair (GeV), NaN if none."""
-    pairs = ak.combinations(leps, 2, axis=1, fields=["a", "b"])
-    good = (pairs["a"]["flavour"] == pairs["b"]["flavour"]) & (
-        pairs["a"]["charge"] * pairs["b"]["charge"] < 0
+    first, second = leps.pairs()
+    good = (leps["flavour"][first] == leps["flavour"][second]) & (
+        leps["charge"][first] * leps["charge"][second] < 0
     )
-    first = ak.firsts(pairs[good], axis=1)
-    mass = (first["a"]["p4"] + first["b"]["p4"]).mass
-    return ak.to_numpy(ak.fill_none(mass, np.nan)) / GEV
+    chosen = first_true(good, leps.event[first], leps.events)
+    found = chosen >= 0
+    masses = np.full(leps.events, np.nan)
+    masses[found] = pair_mass(leps, first[chosen[found]], second[chosen[found]]) / GEV
+    return masses
 
 
-def first_n_mass(vectors: ak.Array, count: int) -> np.ndarray:
+def first_n_mass(objects: Objects, count: int) -> np.ndarray:
     """Mass of exactly the `count` leading objects (GeV), NaN with fewer."""
-    enough = ak.to_numpy(ak.num(vectors, axis=1)) >= count
-    return np.where(enough, mass_of(vectors[:, :count]), np.nan)
+    return np.where(objects.counts >= count, summed_mass(objects.first(count)) / GEV, np.nan)
 
 
-def transverse_mass(leps: ak.Array, mex: np.ndarray, mey: np.ndarray) -> np.ndarray:
+def transverse_mass(leps: Objects, mex: np.ndarray, mey: np.ndarray) -> np.ndarray:
     """W transverse mass of the leading lepton and the missing transverse momentum (GeV)."""
-    pt = leading(leps, 1, "pt")[:, 0]
-    phi = leading(leps, 1, "phi")[:, 0]
+    pt = leps.leading("pt", 1)[:, 0]
+    phi = leps.leading("phi", 1)[:, 0]
     met = np.hypot(mex, mey)
     return np.sqrt(np.maximum(2 * pt * met * (1 - np.cos(phi - np.arctan2(mey, mex))), 0)) / GEV
 
 
 def object_columns(
-    prefix: str, records: ak.Array, count: int, fields: tuple[str, ...]
+    prefix: str, objects: Objects, count: int, fields: tuple[str, ...]
 ) -> dict[str, np.ndarray]:
     """Columns prefix1_pt ... for the `count` leading objects (momenta in GeV)."""
-    values = {name: leading(records, count, name) for name in fields}
+    values = {name: objects.leading(name, count) for name in fields}
     for name in ("pt", "e"):
         if name in values:
             values[name] = values[name] / GEV
@@ -125,20 +110,18 @@ def columns(
     for name in ("run", "event", "mc_channel", "weight"):
         if name in batch.info:
             table[name] = batch.info[name]
+    events = len(batch)
     leps = leptons(batch)
-    photons = accepted(batch.collections.get("AnalysisPhotons"), PHOTON_CUTS)
-    jets = accepted(batch.collections.get("AnalysisJets"), JET_CUTS)
-    photons = with_energy(photons, 0.0) if photons is not None else empty_objects(len(batch))
-    has_btag = jets is not None and "btag" in jets.fields
-    jets = with_energy(jets, 0.0) if jets is not None else empty_objects(len(batch))
-    table["n_electrons"] = ak.to_numpy(ak.sum(leps["flavour"] == 11, axis=1))
-    table["n_muons"] = ak.to_numpy(ak.sum(leps["flavour"] == 13, axis=1))
-    table["n_leptons"] = ak.to_numpy(ak.num(leps, axis=1))
-    table["n_photons"] = ak.to_numpy(ak.num(photons, axis=1))
-    table["n_jets"] = ak.to_numpy(ak.num(jets, axis=1))
+    photons = with_energy(accepted(batch.collections.get("AnalysisPhotons"), PHOTON_CUTS), events)
+    jets = with_energy(accepted(batch.collections.get("AnalysisJets"), JET_CUTS), events)
+    has_btag = "btag" in jets
+    table["n_electrons"] = leps.count(leps["flavour"] == 11)
+    table["n_muons"] = leps.count(leps["flavour"] == 13)
+    table["n_leptons"] = leps.counts
+    table["n_photons"] = photons.counts
+    table["n_jets"] = jets.counts
     if has_btag:
-        bjets = jets["btag"] & (abs(jets["eta"]) < BJET_MAX_ETA)
-        table["n_bjets"] = ak.to_numpy(ak.sum(bjets, axis=1))
+        table["n_bjets"] = jets.count(jets["btag"] & (np.abs(jets["eta"]) < BJET_MAX_ETA))
     table |= object_columns("lep", leps, max_leptons, LEPTON_FIELDS)
     jet_fields = (*JET_FIELDS, "btag") if has_btag else JET_FIELDS
     table |= object_columns("jet", jets, max_jets, jet_fields)
@@ -147,17 +130,10 @@ def columns(
     table["met"] = np.hypot(mex, mey) / GEV
     table["met_phi"] = np.arctan2(mey, mex)
     table["m_ll"] = leading_ossf_mass(leps)
-    table["m_4l"] = first_n_mass(leps["p4"], 4) if "p4" in leps.fields else nan_column(len(batch))
-    table["m_yy"] = (
-        first_n_mass(photons["p4"], 2) if "p4" in photons.fields else nan_column(len(batch))
-    )
+    table["m_4l"] = first_n_mass(leps, 4)
+    table["m_yy"] = first_n_mass(photons, 2)
     table["mt_w"] = transverse_mass(leps, mex, mey)
     return table
-
-
-def nan_column(length: int) -> np.ndarray:
-    """A column of NaN."""
-    return np.full(length, np.nan)
 
 
 def arrow_table(

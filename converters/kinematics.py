@@ -1,14 +1,12 @@
-"""Four-vectors and event-level quantities, computed with the `vector` library."""
+"""Four-vectors and event-level quantities, computed with the `vector` library on flat columns."""
 
 from __future__ import annotations
 
-import awkward as ak
 import numpy as np
 import vector
 
+from converters.flat import Objects
 from converters.read import EventBatch
-
-vector.register_awkward()
 
 # Objects entering the approximate missing transverse energy (MeV).
 MET_JET_PT_MIN = 20_000.0
@@ -20,28 +18,46 @@ MET_NOTE = (
 )
 
 
-def momenta(records: ak.Array, default_mass: float = 0.0) -> ak.Array:
-    """Lorentz vectors (pt, eta, phi, mass) of a jagged record array."""
-    mass = records["m"] if "m" in records.fields else ak.zeros_like(records["pt"]) + default_mass
-    return ak.zip(
-        {"pt": records["pt"], "eta": records["eta"], "phi": records["phi"], "mass": mass},
-        with_name="Momentum4D",
-    )
+def momenta(objects: Objects, default_mass: float = 0.0) -> vector.MomentumNumpy4D:
+    """Lorentz vectors (pt, eta, phi, mass) of every object."""
+    mass = objects["m"] if "m" in objects else np.full(objects.size, default_mass)
+    columns = {"pt": objects["pt"], "eta": objects["eta"], "phi": objects["phi"], "mass": mass}
+    return vector.array({key: np.asarray(value, np.float64) for key, value in columns.items()})
 
 
-def energy(records: ak.Array, default_mass: float = 0.0) -> ak.Array:
+def energy(objects: Objects, default_mass: float = 0.0) -> np.ndarray:
     """Energy of every object (same units as pt)."""
-    return momenta(records, default_mass).energy
+    return np.asarray(momenta(objects, default_mass).energy)
 
 
-def not_near(objects: ak.Array, others: ak.Array, delta_r: float) -> ak.Array:
+def summed_mass(objects: Objects, default_mass: float = 0.0) -> np.ndarray:
+    """Invariant mass of all objects of each event together (0 for none)."""
+    vectors = momenta(objects, default_mass)
+    total = vector.array(
+        {
+            "px": objects.sum(vectors.px),
+            "py": objects.sum(vectors.py),
+            "pz": objects.sum(vectors.pz),
+            "E": objects.sum(vectors.E),
+        }
+    )
+    return np.asarray(total.mass)
+
+
+def pair_mass(objects: Objects, first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Invariant mass of the object pairs (rows first[i], second[i])."""
+    vectors = momenta(objects)
+    return np.asarray((vectors[first] + vectors[second]).mass)
+
+
+def not_near(objects: Objects, others: Objects, delta_r: float) -> np.ndarray:
     """Mask of `objects` farther than `delta_r` from every one of `others` in the same event."""
-    pairs = ak.cartesian([momenta(objects), momenta(others)], axis=1, nested=True)
-    near = pairs["0"].deltaR(pairs["1"]) < delta_r
-    return ~ak.any(near, axis=2)
+    mine, theirs = objects.pairs_with(others)
+    near = momenta(objects)[mine].deltaR(momenta(others)[theirs]) < delta_r
+    return np.bincount(mine[near], minlength=objects.size) == 0
 
 
-def met_objects(batch: EventBatch) -> list[ak.Array]:
+def met_objects(batch: EventBatch) -> list[Objects]:
     """The calibrated objects the approximate MET balances."""
     electrons = batch.collections.get("AnalysisElectrons")
     photons = batch.collections.get("AnalysisPhotons")
@@ -49,11 +65,11 @@ def met_objects(batch: EventBatch) -> list[ak.Array]:
     jets = batch.collections.get("AnalysisJets")
     objects = [o for o in (electrons, muons, photons) if o is not None]
     if jets is not None:
-        jets = jets[jets["pt"] > MET_JET_PT_MIN]
+        keep = jets["pt"] > MET_JET_PT_MIN
         for egamma in (electrons, photons):
             if egamma is not None:
-                jets = jets[not_near(jets, egamma, MET_OVERLAP_DELTA_R)]
-        objects.append(jets)
+                keep &= not_near(jets, egamma, MET_OVERLAP_DELTA_R)
+        objects.append(jets.where(keep))
     return objects
 
 
@@ -65,8 +81,8 @@ def missing_et(batch: EventBatch) -> tuple[np.ndarray, np.ndarray, str]:
     mey = np.zeros(len(batch))
     for objects in met_objects(batch):
         vectors = momenta(objects)
-        mex -= ak.to_numpy(ak.sum(vectors.px, axis=1))
-        mey -= ak.to_numpy(ak.sum(vectors.py, axis=1))
+        mex -= objects.sum(np.asarray(vectors.px))
+        mey -= objects.sum(np.asarray(vectors.py))
     if batch.met_soft_track is not None:
         mex += batch.met_soft_track[0]
         mey += batch.met_soft_track[1]

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import IO
 
 import numpy as np
+import polars
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
@@ -22,11 +23,11 @@ from tqdm import tqdm
 from converters.columns import arrow_table, columns
 from converters.errors import EventLabError, SelectionError
 from converters.expressions import parse
-from converters.phoenix import event_json, event_keys
+from converters.phoenix import event_keys, json_members, write_members
 from converters.read import EventBatch, EventSource
 from converters.selection import Selection
 
-CHUNK_ENTRIES = 2000
+CHUNK_ENTRIES = 5000
 
 
 @dataclass
@@ -200,15 +201,13 @@ def write_display_json(
     summary = RunSummary()
     started = time.perf_counter()
     seen: set[str] = set()
-    with atomic_output(Path(output)) as out:
-        out.write("{\n")
-        written = 0
+    with atomic_output(Path(output), binary=True) as out:
+        out.write(b"{\n")
         for batch in selected_batches(as_sources(inputs), selection, summary, progress):
-            keys = unique_keys(event_keys(batch), seen, written)
-            members = map('"{}": {}'.format, keys, event_json(batch, metadata))
-            out.write(("" if written == 0 else ",\n") + ",\n".join(members))
-            written += len(batch)
-        out.write("\n}\n")
+            first = not seen
+            keys = unique_keys(event_keys(batch), seen, len(seen))
+            write_members(json_members(keys, batch, metadata, first=first), out)
+        out.write(b"\n}\n")
         require_events(summary, selection)
     summary.seconds = time.perf_counter() - started
     return summary
@@ -225,10 +224,11 @@ def convert_events(
     seen: set[str] = set()
     members: list[str] = []
     for batch in selected_batches(as_sources(inputs), selection, summary):
-        keys = unique_keys(event_keys(batch), seen, len(members))
-        members.extend(map('"{}": {}'.format, keys, event_json(batch, metadata)))
+        keys = unique_keys(event_keys(batch), seen, len(seen))
+        members.append(json_members(keys, batch, metadata, first=not members))
     require_events(summary, selection)
-    return json.loads("{" + ",".join(members) + "}")
+    text = polars.concat(members).select(polars.col("member").str.join("")).item()
+    return json.loads("{" + text + "}")
 
 
 def column_tables(

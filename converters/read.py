@@ -1,4 +1,4 @@
-"""Open PHYSLITE files and education ntuples, and read them in chunks as awkward records."""
+"""Open PHYSLITE files and education ntuples; read them in chunks of flat per-collection columns."""
 
 from __future__ import annotations
 
@@ -7,12 +7,14 @@ import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 import awkward as ak
 import numpy as np
 import uproot
 
 from converters.errors import InputFileError
+from converters.flat import Objects, first_true, unpack
 from converters.schema import (
     BTAGGING,
     DL1D_77_CUT,
@@ -32,6 +34,7 @@ from converters.schema import (
 log = logging.getLogger("eventlab")
 
 MUON_MASS = 105.658
+MAX_CHUNK_FACTOR = 4
 ELECTRON_MASS = 0.511
 SYNTHETIC_TRACKS = {
     "electron": CollectionSpec("ElectronTracks", "track", {}),
@@ -41,10 +44,10 @@ SYNTHETIC_TRACKS = {
 
 @dataclass
 class EventBatch:
-    """A chunk of events: event info columns and one awkward record array per collection."""
+    """A chunk of events: event info columns and the objects of each collection."""
 
     info: dict[str, np.ndarray]
-    collections: dict[str, ak.Array]
+    collections: dict[str, Objects]
     specs: dict[str, CollectionSpec]
     met: tuple[np.ndarray, np.ndarray] | None = None  # given MET (ntuples), MeV
     met_soft_track: tuple[np.ndarray, np.ndarray] | None = None  # PHYSLITE soft term, MeV
@@ -52,20 +55,18 @@ class EventBatch:
     def __len__(self) -> int:
         return len(self.info["event"])
 
-    def take(self, mask: np.ndarray) -> EventBatch:
-        """The events where `mask` is true (a boolean mask or integer positions)."""
+    def take(self, events: np.ndarray) -> EventBatch:
+        """The chosen events (a boolean mask or integer positions)."""
 
-        def pick(values):
-            return values[mask]
+        def pick(pair: tuple[np.ndarray, np.ndarray] | None):
+            return None if pair is None else (pair[0][events], pair[1][events])
 
         return EventBatch(
-            info={key: pick(value) for key, value in self.info.items()},
-            collections={key: pick(value) for key, value in self.collections.items()},
+            info={key: value[events] for key, value in self.info.items()},
+            collections={key: value.take_events(events) for key, value in self.collections.items()},
             specs=self.specs,
-            met=None if self.met is None else (pick(self.met[0]), pick(self.met[1])),
-            met_soft_track=None
-            if self.met_soft_track is None
-            else (pick(self.met_soft_track[0]), pick(self.met_soft_track[1])),
+            met=pick(self.met),
+            met_soft_track=pick(self.met_soft_track),
         )
 
 
@@ -219,40 +220,51 @@ def plan_ntuple(names: set[str]) -> BranchPlan:
     return plan
 
 
-def link_parts(raw: ak.Array | tuple[ak.Array, ...]) -> tuple[ak.Array, ak.Array]:
-    """(m_persKey, m_persIndex) of a link branch, from split sub-branches or link records."""
-    if isinstance(raw, tuple):
-        keys, indices = raw
-    else:
-        keys, indices = raw["m_persKey"], raw["m_persIndex"]
-    return keys, ak.values_astype(indices, np.int64)
+@dataclass(frozen=True)
+class LinkColumn:
+    """The element links of one link branch: storage keys and indices, and which object owns each.
+
+    `owners` holds offsets of each object's links for lists of links per object, or is None
+    when there is exactly one link per object.
+    """
+
+    keys: np.ndarray
+    indices: np.ndarray
+    owners: np.ndarray | None = None
+
+    @classmethod
+    def read(cls, arrays: dict[str, ak.Array], branches: tuple[str, ...]) -> LinkColumn:
+        """From split key/index sub-branches, or from one branch of link records."""
+        if len(branches) == 2:
+            keys, indices = (unpack(arrays[branch])[1] for branch in branches)
+            return cls(keys, indices.astype(np.int64))
+        levels, records = unpack(arrays[branches[0]])
+        owners = levels[1] if len(levels) > 1 else None
+        return cls(records["m_persKey"], records["m_persIndex"].astype(np.int64), owners)
+
+    def index(self, expected_key: int) -> np.ndarray:
+        """Per object, the index of the first link into the container with `expected_key`, or -1."""
+        valid = (self.keys == expected_key) & (expected_key != 0)
+        if self.owners is None:
+            return np.where(valid, self.indices, -1)
+        objects = len(self.owners) - 1
+        owner = np.repeat(np.arange(objects, dtype=np.int64), np.diff(self.owners))
+        first = first_true(valid, owner, objects)
+        return np.where(first >= 0, self.indices[np.maximum(first, 0)], -1)
 
 
-def container_key(parts: list[tuple[ak.Array, ak.Array]]) -> int:
+def container_key(links: list[LinkColumn]) -> int:
     """The storage key of a target container: the most common non-zero key linking into it.
 
     Links can point into containers PHYSLITE does not keep (e.g. forward tracks); those carry
     another key and must not be followed into the kept container.
     """
-    keys = np.concatenate([ak.to_numpy(ak.flatten(k, axis=None)) for k, _ in parts] or [[]])
+    keys = np.concatenate([link.keys for link in links] or [np.zeros(0, dtype=np.uint32)])
     keys = keys[keys != 0]
     if len(keys) == 0:
         return 0
     values, counts = np.unique(keys, return_counts=True)
     return int(values[np.argmax(counts)])
-
-
-def link_index(keys: ak.Array, indices: ak.Array, expected_key: int) -> ak.Array:
-    """Per-object index of the linked object (first valid link), -1 where there is none."""
-    valid = (keys == expected_key) & (expected_key != 0)
-    if indices.ndim == 3:
-        return ak.fill_none(ak.firsts(indices[valid], axis=2), -1)
-    return ak.where(valid, indices, -1)
-
-
-def bounded_links(index: ak.Array, target_counts: ak.Array) -> ak.Array:
-    """Links pointing past the end of their target (thinned away) become -1."""
-    return ak.where(index < target_counts, index, -1)
 
 
 class EventSource:
@@ -289,177 +301,223 @@ class EventSource:
         """Read entries [start, stop) into an EventBatch."""
         arrays = self.read_arrays(start, stop)
         if self.format == "physlite":
-            return physlite_batch(self.plan, arrays)
-        return ntuple_batch(self.plan, arrays, self.unit)
+            return physlite_batch(self.source, self.plan, arrays)
+        return ntuple_batch(self.source, self.plan, arrays, self.unit)
 
-    def iterate(self, start: int, stop: int, step: int) -> Iterator[tuple[int, EventBatch]]:
-        """Batches of at most `step` entries over [start, stop), with their first entry.
+    def cluster_boundaries(self) -> np.ndarray:
+        """Entries where the baskets of every planned branch start together."""
+        common: set[int] | None = None
+        for name in self.plan.branches():
+            offsets = set(int(entry) for entry in self.tree[name].entry_offsets)
+            common = offsets if common is None else common & offsets
+        return np.array(sorted(common or {0, self.num_entries}), dtype=np.int64)
+
+    def chunks(self, start: int, stop: int, target: int) -> list[tuple[int, int]]:
+        """Entry ranges over [start, stop) of about `target` entries, cut between clusters."""
+        return chunk_ranges(self.cluster_boundaries(), start, stop, target)
+
+    def iterate(self, start: int, stop: int, target: int) -> Iterator[tuple[int, EventBatch]]:
+        """Batches of about `target` entries over [start, stop), with their first entry.
 
         The next batch is read in a second thread while the caller works on the current one:
         decompression and array building release the GIL, so both cores are used.
         """
-        starts = list(range(start, stop, step))
-        if not starts:
+        ranges = self.chunks(start, stop, target)
+        if not ranges:
             return
         with ThreadPoolExecutor(max_workers=1) as pool:
-            pending = pool.submit(self.read, starts[0], min(starts[0] + step, stop))
-            for position, chunk_start in enumerate(starts):
+            pending = pool.submit(self.read, *ranges[0])
+            for position, (chunk_start, _) in enumerate(ranges):
                 batch = pending.result()
-                if position + 1 < len(starts):
-                    following = starts[position + 1]
-                    pending = pool.submit(self.read, following, min(following + step, stop))
+                if position + 1 < len(ranges):
+                    pending = pool.submit(self.read, *ranges[position + 1])
                 yield chunk_start, batch
 
 
+def chunk_ranges(
+    boundaries: np.ndarray, start: int, stop: int, target: int
+) -> list[tuple[int, int]]:
+    """Ranges over [start, stop) of at least `target` entries where possible.
+
+    They end on cluster boundaries, so that no compressed basket is read twice; a cluster longer
+    than MAX_CHUNK_FACTOR x target is cut anyway, to bound memory.
+    """
+    points = [start]
+    for boundary in [*boundaries[(boundaries > start) & (boundaries < stop)].tolist(), stop]:
+        while boundary - points[-1] > MAX_CHUNK_FACTOR * target:
+            points.append(points[-1] + target)
+        if boundary - points[-1] >= target or (boundary == stop and boundary > points[-1]):
+            points.append(boundary)
+    return list(pairwise(points))
+
+
 def info_columns(plan: BranchPlan, arrays: dict[str, ak.Array]) -> dict[str, np.ndarray]:
-    """Event info as flat numpy columns (weight: the first MC weight)."""
+    """Event info as flat numpy columns (weight: the first MC weight, 1 where there is none)."""
     info = {}
     for name, branch in plan.info.items():
-        values = arrays[branch]
-        if values.ndim > 1:
-            values = ak.fill_none(ak.firsts(values), 1.0)
-        info[name] = ak.to_numpy(values)
+        levels, values = unpack(arrays[branch])
+        info[name] = first_of_lists(levels[0], values, 1.0) if levels else values
     return info
 
 
-def physlite_batch(plan: BranchPlan, arrays: dict[str, ak.Array]) -> EventBatch:
-    """Records per collection from PHYSLITE branch arrays."""
-    collections, specs = {}, {}
+def first_of_lists(offsets: np.ndarray, values: np.ndarray, default: float) -> np.ndarray:
+    """The first value of every list as float64, `default` for empty lists."""
+    present = np.diff(offsets) > 0
+    firsts = values[np.where(present, offsets[:-1], 0)] if len(values) else default
+    return np.where(present, firsts, default).astype(np.float64)
+
+
+def read_objects(source: str, fields: dict[str, str], arrays: dict[str, ak.Array]) -> Objects:
+    """One collection's branches as Objects (every branch must have the same counts)."""
+    offsets, columns = None, {}
+    for key, branch in fields.items():
+        levels, values = unpack(arrays[branch])
+        if not levels:
+            raise InputFileError(f"{source}: branch {branch} holds no list per event")
+        if offsets is not None and not np.array_equal(levels[0], offsets):
+            raise InputFileError(f"{source}: branch {branch} disagrees on the object counts")
+        offsets, columns[key] = levels[0], values
+    return Objects(offsets, columns)
+
+
+def physlite_batch(source: str, plan: BranchPlan, arrays: dict[str, ak.Array]) -> EventBatch:
+    """Objects per collection from PHYSLITE branch arrays, links resolved to indices."""
     spec_by_name = {spec.name: spec for spec in (*PHYSLITE_COLLECTIONS, BTAGGING, MET_CORE)}
-    links = read_links(plan, arrays, spec_by_name)
-    for name, fields in plan.fields.items():
-        records = {key: arrays[branch] for key, branch in fields.items()}
-        records |= links.get(name, {})
-        collections[name] = ak.zip(records, depth_limit=2)
-        specs[name] = spec_by_name[name]
-    batch_info = info_columns(plan, arrays)
+    collections = {
+        name: read_objects(source, fields, arrays) for name, fields in plan.fields.items()
+    }
+    specs = {name: spec_by_name[name] for name in collections}
+    add_links(plan, arrays, collections, spec_by_name)
     soft = collections.pop(MET_CORE.name, None)
     specs.pop(MET_CORE.name, None)
-    met_soft_track = soft_track_term(soft) if soft is not None else None
     btagging = collections.pop(BTAGGING.name, None)
     specs.pop(BTAGGING.name, None)
     attach_btag(collections, btagging)
-    resolve_link_bounds(collections, specs)
-    return EventBatch(batch_info, collections, specs, met_soft_track=met_soft_track)
+    return EventBatch(
+        info_columns(plan, arrays),
+        collections,
+        specs,
+        met_soft_track=soft_track_term(soft) if soft is not None else None,
+    )
 
 
-def read_links(
-    plan: BranchPlan, arrays: dict[str, ak.Array], spec_by_name: dict[str, CollectionSpec]
-) -> dict[str, dict[str, ak.Array]]:
-    """Link index fields ("link_<name>") per collection, checked against the target's key."""
-    parts: dict[tuple[str, str], tuple[ak.Array, ak.Array]] = {}
-    targets: dict[str, str] = {}
+def add_links(
+    plan: BranchPlan,
+    arrays: dict[str, ak.Array],
+    collections: dict[str, Objects],
+    spec_by_name: dict[str, CollectionSpec],
+) -> None:
+    """Add "link_<name>" index columns, checked against the target container's key and size."""
+    read: dict[tuple[str, str], tuple[str, LinkColumn]] = {}
     for name, branch_links in plan.links.items():
-        link_targets = {link.branch: link.target for link in spec_by_name[name].links}
+        targets = {link.branch: link.target for link in spec_by_name[name].links}
         for link_name, branches in branch_links.items():
-            raw = tuple(arrays[b] for b in branches) if len(branches) == 2 else arrays[branches[0]]
-            parts[name, link_name] = link_parts(raw)
-            targets[f"{name}.{link_name}"] = link_targets[link_name]
-    keys = {
-        target: container_key(
-            [part for (n, link), part in parts.items() if targets[f"{n}.{link}"] == target]
-        )
-        for target in set(targets.values())
-    }
-    links: dict[str, dict[str, ak.Array]] = {}
-    for (name, link_name), (link_keys, indices) in parts.items():
-        expected = keys[targets[f"{name}.{link_name}"]]
-        links.setdefault(name, {})[f"link_{link_name}"] = link_index(link_keys, indices, expected)
-    return links
+            read[name, link_name] = targets[link_name], LinkColumn.read(arrays, branches)
+    by_target: dict[str, list[LinkColumn]] = {}
+    for target, link in read.values():
+        by_target.setdefault(target, []).append(link)
+    keys = {target: container_key(links) for target, links in by_target.items()}
+    for (name, link_name), (target, link) in read.items():
+        objects = collections[name]
+        index = bounded(link.index(keys[target]), objects, collections.get(target))
+        collections[name] = objects.with_columns(**{f"link_{link_name}": index})
 
 
-def soft_track_term(met_core: ak.Array) -> tuple[np.ndarray, np.ndarray]:
+def bounded(index: np.ndarray, objects: Objects, target: Objects | None) -> np.ndarray:
+    """Links past the end of their target (thinned away) or into an absent one become -1."""
+    if target is None:
+        return np.full(objects.size, -1, dtype=np.int64)
+    return np.where(index < target.counts[objects.event], index, -1)
+
+
+def soft_track_term(met_core: Objects) -> tuple[np.ndarray, np.ndarray]:
     """mpx, mpy of the PVSoftTrkCore term per event (0 where absent)."""
     is_soft_track = met_core["source"] == MET_SOFT_TRACK_SOURCE
-    mpx = ak.to_numpy(ak.sum(met_core["mpx"][is_soft_track], axis=1)).astype(np.float64)
-    mpy = ak.to_numpy(ak.sum(met_core["mpy"][is_soft_track], axis=1)).astype(np.float64)
-    return mpx, mpy
+    return (
+        met_core.sum(np.where(is_soft_track, met_core["mpx"], 0.0)),
+        met_core.sum(np.where(is_soft_track, met_core["mpy"], 0.0)),
+    )
 
 
-def take_linked(values: ak.Array, index: ak.Array) -> ak.Array:
-    """values[index] per event, NaN where the index is -1 (no link)."""
-    padding = ak.unflatten(np.full(len(values), np.nan), 1)
-    padded = ak.concatenate([ak.values_astype(values, np.float64), padding], axis=1)
-    return padded[ak.where(index >= 0, index, ak.num(padded, axis=1) - 1)]
-
-
-def attach_btag(collections: dict[str, ak.Array], btagging: ak.Array | None) -> None:
+def attach_btag(collections: dict[str, Objects], btagging: Objects | None) -> None:
     """Give AnalysisJets a boolean `btag` (DL1dv01 at 77 % efficiency) when the file has it."""
     jets = collections.get("AnalysisJets")
-    if jets is None or btagging is None or "link_btaggingLink" not in jets.fields:
+    if jets is None or btagging is None or "link_btaggingLink" not in jets:
         return
-    index = bounded_links(jets["link_btaggingLink"], ak.num(btagging, axis=1))
-    pb, pc, pu = (take_linked(btagging[key], index) for key in ("pb", "pc", "pu"))
+    index = jets["link_btaggingLink"]
+    row = np.where(index >= 0, btagging.offsets[:-1][jets.event] + index, 0)
+    pb, pc, pu = (
+        np.where(index >= 0, btagging[key][row] if btagging.size else np.nan, np.nan)
+        for key in ("pb", "pc", "pu")
+    )
     with np.errstate(divide="ignore", invalid="ignore"):
         discriminant = np.log(pb / (DL1D_CHARM_FRACTION * pc + (1 - DL1D_CHARM_FRACTION) * pu))
-    collections["AnalysisJets"] = ak.with_field(jets, discriminant > DL1D_77_CUT, "btag")
+    collections["AnalysisJets"] = jets.with_columns(btag=discriminant > DL1D_77_CUT)
 
 
-def resolve_link_bounds(collections: dict[str, ak.Array], specs: dict[str, CollectionSpec]) -> None:
-    """Turn links into thinned-away or absent targets into -1."""
-    for name, records in collections.items():
-        for link in specs[name].links:
-            key = f"link_{link.branch}"
-            if key not in records.fields:
-                continue
-            target = collections.get(link.target)
-            counts = ak.num(target, axis=1) if target is not None else 0
-            records = ak.with_field(records, bounded_links(records[key], counts), key)
-        collections[name] = records
-
-
-def ntuple_batch(plan: BranchPlan, arrays: dict[str, ak.Array], unit: float) -> EventBatch:
-    """Records per collection from an education ntuple (leptons split into e and mu)."""
+def ntuple_batch(
+    source: str, plan: BranchPlan, arrays: dict[str, ak.Array], unit: float
+) -> EventBatch:
+    """Objects per collection from an education ntuple (leptons split into e and mu)."""
     collections, specs = {}, {}
     spec_by_kind = {spec.kind: spec for spec in PHYSLITE_COLLECTIONS if spec.kind != "track"}
     if "leptons" in plan.fields:
-        leptons = ntuple_objects(plan.fields["leptons"], arrays, unit)
-        lepton_type = abs(arrays[plan.fields["leptons"]["type"]])
+        leptons = ntuple_objects(source, plan.fields["leptons"], arrays, unit)
+        lepton_type = np.abs(leptons["type"])
         for kind, pdg in (("electron", 11), ("muon", 13)):
-            objects = leptons[lepton_type == pdg]
+            objects = leptons.where(lepton_type == pdg)
             spec = spec_by_kind[kind]
             track_spec = SYNTHETIC_TRACKS[kind]
-            own_index = ak.local_index(objects["pt"], axis=1)
             link_name = spec.links[0].branch
-            collections[spec.name] = ak.with_field(objects, own_index, f"link_{link_name}")
+            collections[spec.name] = objects.with_columns(
+                **{f"link_{link_name}": objects.local_index}
+            )
             specs[spec.name] = CollectionSpec(
                 spec.name, kind, spec.fields, links=(Link(link_name, track_spec.name),)
             )
             collections[track_spec.name] = tracks_from_momenta(objects)
             specs[track_spec.name] = track_spec
     if "photons" in plan.fields:
-        collections["AnalysisPhotons"] = ntuple_objects(plan.fields["photons"], arrays, unit)
+        collections["AnalysisPhotons"] = ntuple_objects(
+            source, plan.fields["photons"], arrays, unit
+        )
         specs["AnalysisPhotons"] = CollectionSpec("AnalysisPhotons", "photon", {})
     if "jets" in plan.fields:
-        jets = ntuple_objects(plan.fields["jets"], arrays, unit)
+        jets = ntuple_objects(source, plan.fields["jets"], arrays, unit)
         if "jet_btag" in plan.extra:
-            jets = ak.with_field(jets, ntuple_btag(plan.extra["jet_btag"], arrays), "btag")
+            btag = ntuple_btag(plan.extra["jet_btag"], unpack(arrays[plan.extra["jet_btag"]])[1])
+            jets = jets.with_columns(btag=btag)
         collections["AnalysisJets"] = jets
         specs["AnalysisJets"] = spec_by_kind["jet"]
     met = None
     if "met" in plan.extra and "met_phi" in plan.extra:
-        magnitude = ak.to_numpy(arrays[plan.extra["met"]]).astype(np.float64) * unit
-        phi = ak.to_numpy(arrays[plan.extra["met_phi"]]).astype(np.float64)
+        magnitude = unpack(arrays[plan.extra["met"]])[1].astype(np.float64) * unit
+        phi = unpack(arrays[plan.extra["met_phi"]])[1].astype(np.float64)
         met = (magnitude * np.cos(phi), magnitude * np.sin(phi))
     return EventBatch(info_columns(plan, arrays), collections, specs, met=met)
 
 
-def ntuple_objects(fields: dict[str, str], arrays: dict[str, ak.Array], unit: float) -> ak.Array:
-    """pt, eta, phi, m (MeV) and charge of ntuple objects."""
-    pt = ak.values_astype(arrays[fields["pt"]], np.float64) * unit
-    eta = ak.values_astype(arrays[fields["eta"]], np.float64)
-    energy = ak.values_astype(arrays[fields["e"]], np.float64) * unit
+def ntuple_objects(
+    source: str, fields: dict[str, str], arrays: dict[str, ak.Array], unit: float
+) -> Objects:
+    """pt, eta, phi, m (MeV), and charge and type where given, of ntuple objects."""
+    raw = read_objects(source, fields, arrays)
+    pt = raw["pt"].astype(np.float64) * unit
+    eta = raw["eta"].astype(np.float64)
+    energy = raw["e"].astype(np.float64) * unit
     momentum = pt * np.cosh(eta)
-    mass = np.sqrt(np.maximum(energy**2 - momentum**2, 0.0))
-    record = {"pt": pt, "eta": eta, "phi": arrays[fields["phi"]], "m": mass}
-    if "charge" in fields:
-        record["charge"] = arrays[fields["charge"]]
-    return ak.zip(record)
+    columns = {
+        "pt": pt,
+        "eta": eta,
+        "phi": raw["phi"].astype(np.float64),
+        "m": np.sqrt(np.maximum(energy**2 - momentum**2, 0.0)),
+    }
+    columns |= {name: raw[name] for name in ("charge", "type") if name in raw}
+    return Objects(raw.offsets, columns)
 
 
-def ntuple_btag(branch: str, arrays: dict[str, ak.Array]) -> ak.Array:
+def ntuple_btag(branch: str, values: np.ndarray) -> np.ndarray:
     """A boolean b-tag from whichever b-tagging branch the ntuple has (77 % working point)."""
-    values = arrays[branch]
     if branch.endswith("quantile"):
         return values >= 3  # pseudo-continuous bins: 3 and above pass the 77 % working point
     if branch.endswith("MV2c10"):
@@ -467,12 +525,13 @@ def ntuple_btag(branch: str, arrays: dict[str, ak.Array]) -> ak.Array:
     return values != 0
 
 
-def tracks_from_momenta(objects: ak.Array) -> ak.Array:
+def tracks_from_momenta(objects: Objects) -> Objects:
     """Perigee parameters of tracks from the prompt vertex for objects with pt, eta, phi, charge."""
     theta = 2.0 * np.arctan(np.exp(-objects["eta"]))
     momentum = objects["pt"] * np.cosh(objects["eta"])
-    charge = ak.where(objects["charge"] >= 0, 1.0, -1.0)
-    zeros = ak.zeros_like(objects["pt"])
-    return ak.zip(
-        {"d0": zeros, "z0": zeros, "phi": objects["phi"], "theta": theta, "qop": charge / momentum}
+    charge = np.where(objects["charge"] >= 0, 1.0, -1.0)
+    zeros = np.zeros(objects.size)
+    return Objects(
+        objects.offsets,
+        {"d0": zeros, "z0": zeros, "phi": objects["phi"], "theta": theta, "qop": charge / momentum},
     )

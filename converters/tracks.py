@@ -83,6 +83,26 @@ def straight_exit(position: np.ndarray, direction: np.ndarray, envelope: Envelop
     return position + direction * t[:, None]
 
 
+@dataclass(frozen=True)
+class Helices:
+    """Per-track helix constants: x = cx - a sin(phi), y = cy + a cos(phi), phi = phi0 - s / a."""
+
+    a: np.ndarray  # signed radius R / q (mm)
+    cx: np.ndarray
+    cy: np.ndarray
+    phi0: np.ndarray
+    z0: np.ndarray
+    cot_theta: np.ndarray
+
+    def at(self, s: np.ndarray, track: np.ndarray | slice = slice(None)) -> np.ndarray:
+        """Points (N, 3) at transverse path lengths `s` along helices `track`."""
+        a = self.a[track]
+        phi = self.phi0[track] - s / a
+        x = self.cx[track] - a * np.sin(phi)
+        y = self.cy[track] + a * np.cos(phi)
+        return np.stack([x, y, self.z0[track] + s * self.cot_theta[track]], axis=1)
+
+
 def propagate_flat(
     d0: np.ndarray,
     z0: np.ndarray,
@@ -97,37 +117,35 @@ def propagate_flat(
     charge = np.where(kinematics["charge"] == 0, 1.0, kinematics["charge"])
     radius = curvature_radius(np.nan_to_num(kinematics["pt"], nan=1e12, posinf=1e12))
     cot_theta = np.cos(theta) / np.sin(theta)
+    signed = radius / charge
+    helices = Helices(
+        a=signed,
+        cx=(signed - d0) * np.sin(phi0),
+        cy=(d0 - signed) * np.cos(phi0),
+        phi0=phi0,
+        z0=z0,
+        cot_theta=cot_theta,
+    )
     field_region = Envelope(min(envelope.r, FIELD_RADIUS), min(envelope.z, FIELD_HALF_LENGTH))
     path = helix_path_length(radius, cot_theta, z0, field_region)
-    counts = points_per_track(path / radius, radius)
-
-    track = np.repeat(np.arange(len(d0)), counts)
-    first = np.repeat(np.cumsum(counts) - counts, counts)
-    fraction = (np.arange(counts.sum()) - first) / np.repeat(counts - 1, counts)
-    s = fraction * path[track]
-    r, q, phi_start = radius[track], charge[track], phi0[track]
-    phi = phi_start - q * s / r
-    x = -d0[track] * np.sin(phi_start) + (r / q) * (np.sin(phi_start) - np.sin(phi))
-    y = d0[track] * np.cos(phi_start) + (r / q) * (np.cos(phi) - np.cos(phi_start))
-    z = z0[track] + s * cot_theta[track]
-    points = np.stack([x, y, z], axis=1)
+    on_helix = points_per_track(path / radius, radius)
 
     # Beyond the field region tracks go straight on to the envelope; loopers never get there.
-    phi_end = phi0 - charge * path / radius
+    last = helices.at(path)
+    phi_end = phi0 - path / signed
     direction = np.stack([np.cos(phi_end), np.sin(phi_end), cot_theta], axis=1)
-    last = points[np.cumsum(counts) - 1]
     exits = straight_exit(last, direction, envelope)
     goes_on = (np.linalg.norm(exits - last, axis=1) > 1.0) & (path < 0.999 * np.pi * radius)
-    return append_points(points, counts, exits, goes_on)
 
-
-def append_points(
-    points: np.ndarray, counts: np.ndarray, extra: np.ndarray, where: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Add `extra[i]` after the points of track i wherever `where[i]`."""
-    insert_at = np.cumsum(counts)[where]
-    merged = np.insert(points, insert_at, extra[where], axis=0)
-    return merged, counts + where.astype(np.int64)
+    counts = on_helix + goes_on
+    helix_starts = np.cumsum(on_helix) - on_helix
+    track = np.repeat(np.arange(len(d0)), on_helix)
+    step = np.arange(len(track)) - helix_starts[track]
+    s = step * (path / (on_helix - 1))[track]
+    points = np.empty((int(counts.sum()), 3))
+    points[step + (np.cumsum(counts) - counts)[track]] = helices.at(s, track)
+    points[np.cumsum(counts)[goes_on] - 1] = exits[goes_on]
+    return points, counts
 
 
 def propagate(tracks: ak.Array, envelope: Envelope) -> ak.Array:

@@ -154,14 +154,28 @@ def physlite_tree(events: RecoEvents) -> dict[str, np.ndarray | ak.Array]:
     return tree
 
 
-def write_physlite(path: str | os.PathLike, events: RecoEvents) -> Path:
-    """Write `events` to a PHYSLITE-schema ROOT file at `path`, atomically; return the path."""
+def write_physlite(
+    path: str | os.PathLike, events: RecoEvents, cluster_entries: int | None = None
+) -> Path:
+    """Write `events` to a PHYSLITE-schema ROOT file at `path`, atomically; return the path.
+
+    With `cluster_entries`, the baskets hold that many entries each (as ROOT's auto-flush makes
+    them); otherwise one basket per branch.
+    """
+    tree = physlite_tree(events)
+    entries = len(next(iter(tree.values())))
+    step = cluster_entries or max(entries, 1)
     with atomic_path(path) as temporary, uproot.recreate(temporary, compression=COMPRESSION) as out:
-        out.mktree(
-            TREE_NAME,
-            physlite_tree(events),
-            title="toy PHYSLITE events",
-            counter_name=counter_name,
-            field_name=field_name,
-        )
+        for start in range(0, max(entries, 1), step):
+            cluster = {name: values[start : start + step] for name, values in tree.items()}
+            if start == 0:
+                out.mktree(
+                    TREE_NAME,
+                    cluster,
+                    title="toy PHYSLITE events",
+                    counter_name=counter_name,
+                    field_name=field_name,
+                )
+            else:
+                out[TREE_NAME].extend(cluster)
     return Path(path)
