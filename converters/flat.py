@@ -120,14 +120,14 @@ class Objects:
 
     def take_events(self, events: np.ndarray) -> Objects:
         """The objects of the chosen events (a boolean mask or integer positions)."""
-        chosen = np.flatnonzero(events) if events.dtype == bool else np.asarray(events)
+        chosen = np.arange(self.events)[events]
         counts = self.counts[chosen]
         rows = ragged_arange(self.offsets[chosen], counts)
         return Objects.from_counts(counts, {k: v[rows] for k, v in self.columns.items()})
 
     def sorted_by(self, key: np.ndarray) -> Objects:
         """The objects ordered by decreasing `key` within each event."""
-        order = np.lexsort((-key, self.event))
+        order = np.lexsort((-np.asarray(key, dtype=np.float64), self.event))
         return Objects(self.offsets, {k: v[order] for k, v in self.columns.items()})
 
     def sum(self, values: np.ndarray) -> np.ndarray:

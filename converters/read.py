@@ -339,9 +339,11 @@ def chunk_ranges(
 ) -> list[tuple[int, int]]:
     """Ranges over [start, stop) of at least `target` entries where possible.
 
-    They end on cluster boundaries, so that no compressed basket is read twice; a cluster longer
-    than MAX_CHUNK_FACTOR x target is cut anyway, to bound memory.
+    They end on cluster boundaries, so that no compressed basket is read twice, except where the
+    stretch to the next boundary would exceed MAX_CHUNK_FACTOR x target entries: there a chunk of
+    `target` entries is cut off first, to bound memory.
     """
+    target = max(int(target), 1)
     points = [start]
     for boundary in [*boundaries[(boundaries > start) & (boundaries < stop)].tolist(), stop]:
         while boundary - points[-1] > MAX_CHUNK_FACTOR * target:
