@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 import urllib.request
+from pathlib import Path
+from urllib.parse import quote_plus
 
 import numpy as np
 import pytest
@@ -13,10 +16,15 @@ from conftest import start_app, stop_app
 from app.server import opens_on_histograms, websocket_message_limit
 from app.sessions import SessionCounter, close_widgets, reachable_widgets
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import classroom
+from bokeh.client import pull_session
+
 SETTLE_MS = 60_000
 EVENT_NUMBER = "[data-testid=event-number]"
 RELEASE_S = 60.0
 CUT_BOX = ".bk-input-group:has(label:has-text('Cut')) input"
+IDLE_S = 4.0
 
 
 def health(url: str) -> dict:
@@ -150,4 +158,30 @@ def test_several_processes_serve_the_app():
             assert response.status == 200 and b"EventLab" in response.read()
         assert health(url)["status"] == "ok"
     finally:
+        stop_app(process)
+
+
+def test_a_page_that_never_reports_loaded_does_not_keep_the_server_busy():
+    """A client that never sends document_ready (a script, a half-loaded page) costs no CPU idle."""
+    process, url = start_app()
+    session = None
+    try:
+        classroom.load_client_models()
+        session = pull_session(url=f"{url}/", arguments={"h_bins": "50"})
+        document = session.document
+        link = classroom.find_model(
+            document, lambda m: getattr(m, "title", None) == "Link to this plot", "link box"
+        )
+        cut = classroom.find_model(
+            document, lambda m: str(getattr(m, "title", "")).startswith("Cut"), "cut box"
+        )
+        for value in ("n_leptons >= 2", "n_leptons >= 1"):
+            cut.value = value
+            classroom.wait_for(session, lambda v=value: quote_plus(v) in link.value, "cut")
+        before = classroom.server_cpu_seconds(process.pid)
+        time.sleep(IDLE_S)
+        assert classroom.server_cpu_seconds(process.pid) - before < 0.2 * IDLE_S
+    finally:
+        if session is not None:
+            session.close()
         stop_app(process)

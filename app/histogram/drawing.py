@@ -127,9 +127,13 @@ class LivePlot:
         self._pipe: Pipe | None = None
         self._structure: tuple | None = None
 
-    def element(self, plot: PlotData) -> hv.DynamicMap | None:
-        """Show `plot`: None when the current element was updated, else a new element to show."""
-        if self._pipe is not None and plot.structure == self._structure:
+    def element(self, plot: PlotData, in_place: bool = True) -> hv.DynamicMap | None:
+        """Show `plot`: None when the current element was updated, else a new element to show.
+
+        Pass in_place=False until the page has reported it is loaded: HoloViews retries an in-place
+        refresh on every tick until then, so a client that never reports would keep a CPU busy.
+        """
+        if in_place and self._pipe is not None and plot.structure == self._structure:
             self._pipe.send(plot)
             return None
         self._structure = plot.structure

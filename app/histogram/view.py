@@ -537,7 +537,7 @@ class HistogramLab:
             fit=self.fit,
             fit_layer=0,
         )
-        element = self.live.element(self.plot)
+        element = self.live.element(self.plot, in_place=pn.state.loaded)
         if element is not None:
             self.plot_pane.object = element
         used = [evaluator.missing(name) for name in evaluator.columns_used(x, cut, weight)]
