@@ -24,6 +24,7 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 HEALTH_ROUTE = "/health"
 MAX_QUERY_LENGTH = 200
 HISTOGRAM_LINK_PREFIX = "h_"  # query keys of a histogram link (app/histogram/links.py)
+TAB_TITLES = ("Event display", "Histograms")
 HISTOGRAM_TAB = 1
 # Bokeh's own websocket message limit; uploads travel base64-encoded inside one message.
 BOKEH_DEFAULT_MESSAGE_BYTES = 20 * 1024 * 1024
@@ -222,22 +223,39 @@ def histogram_panel(config: AppConfig) -> Any:
         )
 
 
-def create_app(config: AppConfig) -> Any:
-    """The page of one browser session: Tabs "Event display" and "Histograms"."""
-    import panel as pn
-
+def display_panel(config: AppConfig, args: dict) -> Any:
+    """The event display tab, showing the file and event the page address asks for."""
     from app.display.view import EventDisplay
 
-    args = pn.state.session_args if pn.state.curdoc is not None else {}
     display = EventDisplay(config, file=query_value(args, "file"), event=query_value(args, "event"))
     on_session_end(lambda: [display.renderer, *display.materials.all()])
-    return pn.Tabs(
-        ("Event display", display.panel),
-        ("Histograms", histogram_panel(config)),
+    return display.panel
+
+
+def create_app(config: AppConfig) -> Any:
+    """The page of one browser session: Tabs "Event display" and "Histograms".
+
+    A tab is built when it is first shown, so opening a page costs only the tab it opens on.
+    """
+    import panel as pn
+
+    args = pn.state.session_args if pn.state.curdoc is not None else {}
+    builders = (lambda: display_panel(config, args), lambda: histogram_panel(config))
+    tabs = pn.Tabs(
+        *[(title, pn.Column(sizing_mode="stretch_width")) for title in TAB_TITLES],
         active=HISTOGRAM_TAB if opens_on_histograms(args) else 0,
         dynamic=True,
         sizing_mode="stretch_width",
     )
+
+    def fill(index: int) -> None:
+        holder = tabs.objects[index]
+        if not holder.objects:
+            holder.objects = [builders[index]()]
+
+    fill(tabs.active)
+    tabs.param.watch(lambda event: fill(event.new), "active")
+    return tabs
 
 
 def start_server(
