@@ -223,12 +223,12 @@ def histogram_panel(config: AppConfig) -> Any:
         )
 
 
-def display_panel(config: AppConfig, args: dict) -> Any:
+def display_panel(config: AppConfig, args: dict, displays: list) -> Any:
     """The event display tab, showing the file and event the page address asks for."""
     from app.display.view import EventDisplay
 
     display = EventDisplay(config, file=query_value(args, "file"), event=query_value(args, "event"))
-    on_session_end(lambda: [display.renderer, *display.materials.all()])
+    displays.append(display)
     return display.panel
 
 
@@ -240,7 +240,11 @@ def create_app(config: AppConfig) -> Any:
     import panel as pn
 
     args = pn.state.session_args if pn.state.curdoc is not None else {}
-    builders = (lambda: display_panel(config, args), lambda: histogram_panel(config))
+    displays: list = []
+    on_session_end(
+        lambda: [widget for d in displays for widget in (d.renderer, *d.materials.all())]
+    )
+    builders = (lambda: display_panel(config, args, displays), lambda: histogram_panel(config))
     tabs = pn.Tabs(
         *[(title, pn.Column(sizing_mode="stretch_width")) for title in TAB_TITLES],
         active=HISTOGRAM_TAB if opens_on_histograms(args) else 0,

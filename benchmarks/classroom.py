@@ -316,10 +316,12 @@ def main(argv: list[str] | None = None) -> int:
             threading.Thread(target=user.run, args=(errors, barrier), daemon=True) for user in users
         ]
         started = time.perf_counter()
+        client_cpu_before = time.process_time()
         for thread in threads:
             thread.start()
         barrier.wait(timeout=900)
         elapsed = time.perf_counter() - started
+        client_cpu = time.process_time() - client_cpu_before
         loaded = server_memory_mb(server.pid)
         cpu_used = server_cpu_seconds(server.pid) - cpu_before
         for user in users:
@@ -346,7 +348,8 @@ def main(argv: list[str] | None = None) -> int:
             )
     print(
         f"server CPU: {cpu_used:.1f} s in all, {100 * cpu_used / elapsed:.0f} % of one CPU"
-        f" over the run"
+        f" over the run; the simulated users: {client_cpu:.1f} s,"
+        f" {100 * client_cpu / elapsed:.0f} %"
     )
     print(f"errors: {len(errors)}")
     for message in sorted(set(errors))[:5]:
