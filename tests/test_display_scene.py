@@ -292,8 +292,6 @@ def test_invariant_mass_of_two_leptons():
 def test_shape_helpers():
     np.testing.assert_allclose(np.linalg.norm(shapes.unit_sphere(), axis=-1), 1.0)
     assert shapes.unit_box().shape == (12, 3, 3)
-    normals = shapes.flat_normals(shapes.unit_box())
-    np.testing.assert_allclose(np.linalg.norm(normals, axis=-1), 1.0)
     points, owner = shapes.sample_segments(
         np.array([[[0.0, 0, 0], [100.0, 0, 0]]]), np.array([3]), 25.0
     )

@@ -82,12 +82,10 @@ class Materials:
 
     def surfaces(self, opacity: float) -> Any:
         """Vertex-coloured lit surfaces of a given opacity."""
-        import pythreejs as three
-
         opacity = round(float(opacity), 2)
         return self._get(
             ("surfaces", opacity),
-            lambda: three.MeshLambertMaterial(
+            lambda: flat_shaded(
                 vertexColors="VertexColors",
                 transparent=True,  # drawn after the detector (see `lines`)
                 opacity=opacity,
@@ -124,17 +122,34 @@ class Materials:
         return self._cache[key]
 
 
+def flat_shaded(**options: Any) -> Any:
+    """A lit surface material whose facets the browser shades from their own orientation.
+
+    Flat shading needs no normals, which would otherwise be a third of every mesh sent.
+    """
+    import pythreejs as three
+
+    return three.MeshPhongMaterial(flatShading=True, shininess=0, specular="#000000", **options)
+
+
 def buffer_geometry(**attributes: np.ndarray) -> Any:
-    """A new BufferGeometry with float32 attributes (position, color, normal)."""
+    """A new BufferGeometry: float32 attributes, and colours as bytes (a quarter of the size)."""
     import pythreejs as three
 
     return three.BufferGeometry(
-        attributes={
-            name: three.BufferAttribute(
-                array=np.ascontiguousarray(values, dtype=np.float32), normalized=False
-            )
-            for name, values in attributes.items()
-        }
+        attributes={name: buffer_attribute(name, values) for name, values in attributes.items()}
+    )
+
+
+def buffer_attribute(name: str, values: np.ndarray) -> Any:
+    """One attribute: RGB colours in [0, 1] as normalised unsigned bytes, the rest as float32."""
+    import pythreejs as three
+
+    if name == "color":
+        levels = np.round(np.clip(values, 0.0, 1.0) * 255.0).astype(np.uint8)
+        return three.BufferAttribute(array=np.ascontiguousarray(levels), normalized=True)
+    return three.BufferAttribute(
+        array=np.ascontiguousarray(values, dtype=np.float32), normalized=False
     )
 
 
@@ -208,7 +223,6 @@ def event_objects(drawn: list[DrawnLayer], materials: Materials) -> EventObjects
                 index,
                 layer.triangle_owner,
                 position=layer.triangles.reshape(-1, 3),
-                normal=shapes.flat_normals(layer.triangles).reshape(-1, 3),
                 color=element_colors(layer.triangle_owner, colors, selected, 3),
             )
             if layer.kind == "jet":
@@ -280,7 +294,6 @@ class DetectorPart:
     opacity: float
     visible: bool
     positions: np.ndarray
-    normals: np.ndarray
     index: np.ndarray
     outline: np.ndarray  # float32 (2 S, 3): ends of its outline segments
 
@@ -293,10 +306,10 @@ def detector_parts() -> tuple[DetectorPart, ...]:
     parts = []
     for mesh in build_detector():
         positions = np.ascontiguousarray(mesh.vertices, dtype=np.float32)
-        index = np.ascontiguousarray(mesh.faces, dtype=np.uint32).ravel()
-        normals = vertex_normals(positions, index.reshape(-1, 3))
+        index_type = np.uint16 if len(positions) <= np.iinfo(np.uint16).max else np.uint32
+        index = np.ascontiguousarray(mesh.faces, dtype=index_type).ravel()
         outline = part_outline(mesh.vertices, mesh.faces)
-        for array in (positions, normals, index, outline):
+        for array in (positions, index, outline):
             array.setflags(write=False)
         parts.append(
             DetectorPart(
@@ -307,7 +320,6 @@ def detector_parts() -> tuple[DetectorPart, ...]:
                 float(mesh.opacity),
                 bool(mesh.visible),
                 positions,
-                normals,
                 index,
                 outline,
             )
@@ -321,18 +333,6 @@ def part_outline(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
         return np.zeros((0, 3), dtype=np.float32)
     edges = shapes.feature_edges(vertices, faces, OUTLINE_ANGLE_DEG)
     return np.ascontiguousarray(edges.reshape(-1, 3), dtype=np.float32)
-
-
-def vertex_normals(positions: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """Area-weighted vertex normals of an indexed triangle mesh."""
-    triangles = positions[faces].astype(np.float64)
-    face_normal = np.cross(triangles[:, 1] - triangles[:, 0], triangles[:, 2] - triangles[:, 0])
-    normals = np.zeros(positions.shape, dtype=np.float64)
-    for corner in range(3):
-        np.add.at(normals, faces[:, corner], face_normal)
-    length = np.linalg.norm(normals, axis=1, keepdims=True)
-    normals = np.divide(normals, length, out=np.zeros_like(normals), where=length > 0)
-    return normals.astype(np.float32)
 
 
 def detector_groups(hidden_systems: tuple[str, ...] = ()) -> dict[str, tuple[Any, list[Any]]]:
@@ -350,11 +350,10 @@ def detector_groups(hidden_systems: tuple[str, ...] = ()) -> dict[str, tuple[Any
         geometry = three.BufferGeometry(
             attributes={
                 "position": three.BufferAttribute(array=part.positions, normalized=False),
-                "normal": three.BufferAttribute(array=part.normals, normalized=False),
                 "index": three.BufferAttribute(array=part.index, normalized=False),
             }
         )
-        material = three.MeshLambertMaterial(
+        material = flat_shaded(
             color=part.color,
             transparent=True,
             opacity=look.surface,

@@ -115,14 +115,6 @@ def spheres(centre: np.ndarray, radius: np.ndarray) -> np.ndarray:
     return unit_sphere()[None] * radius[:, None, None, None] + centre[:, None, None, :]
 
 
-def flat_normals(triangles: np.ndarray) -> np.ndarray:
-    """Per-vertex normals (T, 3, 3) of flat-shaded triangles (T, 3, 3)."""
-    normal = np.cross(triangles[:, 1] - triangles[:, 0], triangles[:, 2] - triangles[:, 0])
-    length = np.linalg.norm(normal, axis=1, keepdims=True)
-    normal = np.divide(normal, length, out=np.zeros_like(normal), where=length > 0)
-    return np.repeat(normal[:, None, :], 3, axis=1)
-
-
 def polyline_segments(points: np.ndarray, line_id: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Segments (S, 2, 3) joining consecutive points of the same line, and each one's line id."""
     if len(points) < 2:
