@@ -6,9 +6,13 @@ Importing this module stays cheap: Panel, pythreejs and the tabs load inside the
 from __future__ import annotations
 
 import argparse
+import contextlib
+import ctypes
+import ctypes.util
 import json
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -32,6 +36,7 @@ MESSAGE_MARGIN_BYTES = 1024 * 1024
 # A closed tab's session is freed this long after its websocket closed (checked this often).
 SESSION_LINGER_MS = 15_000
 SESSION_CHECK_MS = 5_000
+PR_SET_PDEATHSIG = 1  # prctl option: the signal a process gets when its parent ends
 LOG = logging.getLogger(__name__)
 
 
@@ -262,6 +267,17 @@ def create_app(config: AppConfig) -> Any:
     return tabs
 
 
+def die_with_parent() -> None:
+    """Make this (forked worker) process end when the server's main process ends.
+
+    Otherwise stopping the main process (as platforms do, with SIGTERM) would leave its workers
+    serving on. Linux only; elsewhere the workers have to be stopped with their process group.
+    """
+    with contextlib.suppress(OSError, AttributeError, TypeError):
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def start_server(
     config: AppConfig,
     port: int,
@@ -280,6 +296,8 @@ def start_server(
     from app.display.objects3d import detector_parts
 
     detector_parts()  # build the geometry once, before worker processes fork
+    if num_procs != 1:
+        os.register_at_fork(after_in_child=die_with_parent)
     handler, handler_args = health_handler(config)
     return pn.serve(
         {"/": lambda: create_app(config)},

@@ -153,14 +153,29 @@ def test_sessions_never_see_each_other(app_url, browser, tmp_path):
         bob.close()
 
 
-def test_several_processes_serve_the_app():
+def alive(pid: int) -> bool:
+    """Whether process `pid` still runs (a zombie counts as ended)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_several_processes_serve_the_app_and_stop_with_it():
     process, url = start_app("--num-procs", "2")
     try:
         with urllib.request.urlopen(f"{url}/", timeout=60) as response:
             assert response.status == 200 and b"EventLab" in response.read()
         assert health(url)["status"] == "ok"
+        workers = set(classroom.server_pids(process.pid)) - {process.pid}
+        assert len(workers) == 2
     finally:
         stop_app(process)
+    deadline = time.monotonic() + 15
+    while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(alive(pid) for pid in workers), "worker processes outlived the server"
 
 
 def change_cut_without_reporting_loaded(url: str, typed: Event, measured: Event) -> None:
