@@ -1,8 +1,9 @@
 """Browser sessions: count them, and free what one held (3D widgets, comms) when its tab closes.
 
 Each session builds its own pythreejs widgets. ipywidgets keeps every widget in a global
-registry until it is closed, and Panel keeps one widget kernel per page, so without an explicit
-release a closed tab would stay in memory for the life of the server.
+registry until it is closed, Panel keeps one widget kernel per page, and every widget's comm stays
+in the process-wide comm manager (closing it fails once Bokeh has torn the page down), so without
+an explicit release a closed tab would stay in memory for the life of the server.
 """
 
 from __future__ import annotations
@@ -98,15 +99,31 @@ def close_widgets(widgets: Iterable[Any]) -> int:
     return closed
 
 
-def drop_widget_kernel(document: Any) -> None:
-    """Forget the widget kernel Panel made for a page (it holds the page's document)."""
+def drop_widget_kernel(document: Any) -> int:
+    """Forget the widget kernel Panel made for a page and every comm opened through it.
+
+    The kernel holds the page's document, and its comms stay registered with the process-wide
+    comm manager even after their widgets closed: left there, every closed page (widgets,
+    document, models) would stay in memory. Returns how many comms were dropped.
+    """
+    import comm
     from panel.io.state import state
 
     kernel = state._ipykernels.pop(document, None)
-    manager = getattr(kernel, "comm_manager", None)
-    if manager is not None:
-        manager.comms.clear()
-        manager.targets.clear()
+    managers = [comm.get_comm_manager(), getattr(kernel, "comm_manager", None)]
+    dropped = 0
+    for manager in filter(None, managers):
+        for comm_id, channel in list(manager.comms.items()):
+            if page_of(channel) is document:
+                manager.comms.pop(comm_id, None)
+                dropped += 1
+    return dropped
+
+
+def page_of(channel: Any) -> Any:
+    """The document of the page a widget comm belongs to (None if it is not a page's)."""
+    session = getattr(getattr(channel, "kernel", None), "session", None)
+    return getattr(session, "_document", None)
 
 
 def release_session(document: Any, roots: Callable[[], Iterable[Any]]) -> int:

@@ -9,6 +9,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from threading import Event
+from typing import Any
 from urllib.parse import quote_plus
 
 import numpy as np
@@ -219,3 +220,38 @@ def test_a_page_that_never_reports_loaded_does_not_keep_the_server_busy():
     finally:
         measured.set()
         stop_app(process)
+
+
+def open_and_release_page() -> Any:
+    """A page with a few 3D widgets, released as when its tab closes; a weak reference to it."""
+    import weakref
+
+    import comm
+    import panel.io.ipywidget  # noqa: F401  (gives each page's widgets their comms)
+    import pythreejs as three
+    from bokeh.document import Document
+    from panel.io.state import set_curdoc
+    from tornado.ioloop import IOLoop
+
+    from app.sessions import page_of, release_session
+
+    IOLoop.current()  # the server's loop exists before any page (made later, it would hold one)
+    document = Document()
+    with set_curdoc(document):
+        widgets = [three.Mesh(three.BufferGeometry(), three.MeshBasicMaterial()) for _ in range(3)]
+    registered = comm.get_comm_manager().comms
+    assert sum(page_of(channel) is document for channel in registered.values()) == 9
+    document.callbacks.destroy()  # as Bokeh does when the tab closes: closing messages fail
+    release_session(document, lambda: widgets)
+    assert not any(page_of(channel) is document for channel in registered.values())
+    return weakref.ref(document)
+
+
+def test_a_released_page_leaves_nothing_behind():
+    """Closing a page frees its widgets' comms, so its document and widgets can be collected."""
+    import gc
+
+    first = open_and_release_page()
+    open_and_release_page()  # Panel keeps the latest page's widget kernel in a class attribute
+    gc.collect()
+    assert first() is None, "the closed page's document is still referenced"
