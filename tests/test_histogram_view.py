@@ -200,7 +200,8 @@ def test_link_reopens_the_plot(data_dir, monkeypatch):
         search = "?" + query
         href = "http://host/app?" + query
 
-    monkeypatch.setattr("app.histogram.view.pn.state", type("S", (), {"location": Location}))
+    fake_state = type("S", (), {"location": Location, "loaded": True})
+    monkeypatch.setattr("app.histogram.view.pn.state", fake_state)
     lab = HistogramLab(AppConfig(data_dirs=(data_dir,)))
     assert lab.dataset_select.value == "file:small.csv"
     assert lab.plot.layers[0].histogram.counts.tolist() == [0, 0, 1, 0]
