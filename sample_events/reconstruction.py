@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import awkward as ak
 import numpy as np
 
+from converters.flat import Objects
 from sample_events import detector as det
 from sample_events.flavour_tagging import tagger_outputs
 from sample_events.particles import (
@@ -90,29 +91,11 @@ class RecoEvents:
         return mpx, mpy
 
 
-@dataclass(frozen=True)
-class _Flat:
-    """Reconstructed objects of one kind as flat columns sorted by event, then by falling pT."""
-
-    event: np.ndarray
-    columns: dict[str, np.ndarray]
-
-    @classmethod
-    def sorted_by_pt(cls, event: np.ndarray, columns: dict[str, np.ndarray]) -> _Flat:
-        """Objects ordered by event and, inside an event, by decreasing pT."""
-        order = np.lexsort((-columns["pt"], event))
-        return cls(event[order], {name: column[order] for name, column in columns.items()})
-
-    def __getitem__(self, name: str) -> np.ndarray:
-        return self.columns[name]
-
-    def counts(self, n_events: int) -> np.ndarray:
-        """Objects per event."""
-        return np.bincount(self.event, minlength=n_events)
-
-    def local_index(self, n_events: int) -> np.ndarray:
-        """Position of each object inside its event."""
-        return _local_rank(self.event, np.ones(len(self.event), bool), n_events)
+def _by_event_and_pt(event: np.ndarray, columns: dict[str, np.ndarray], n_events: int) -> Objects:
+    """Objects of one kind grouped by event and, inside an event, ordered by decreasing pT."""
+    order = np.lexsort((-columns["pt"], event))
+    counts = np.bincount(event, minlength=n_events)
+    return Objects.from_counts(counts, {name: column[order] for name, column in columns.items()})
 
 
 def _local_rank(event: np.ndarray, mask: np.ndarray, n_events: int) -> np.ndarray:
@@ -260,7 +243,7 @@ def reconstruct(rng: np.random.Generator, truth: TruthEvents) -> RecoEvents:
         det.JET_MIN_PT,
     )
 
-    electrons = _Flat.sorted_by_pt(
+    electrons = _by_event_and_pt(
         final.event[e_rows],
         {
             "pt": e_kin.pt,
@@ -270,8 +253,9 @@ def reconstruct(rng: np.random.Generator, truth: TruthEvents) -> RecoEvents:
             "charge": charge[e_rows],
             "true_pt": kin.pt[e_rows],
         },
+        n,
     )
-    muons = _Flat.sorted_by_pt(
+    muons = _by_event_and_pt(
         final.event[mu_rows],
         {
             "pt": mu_kin.pt,
@@ -280,12 +264,14 @@ def reconstruct(rng: np.random.Generator, truth: TruthEvents) -> RecoEvents:
             "charge": charge[mu_rows],
             "true_pt": kin.pt[mu_rows],
         },
+        n,
     )
-    photons = _Flat.sorted_by_pt(
+    photons = _by_event_and_pt(
         final.event[ph_rows],
         {"pt": ph_kin.pt, "eta": ph_kin.eta, "phi": ph_kin.phi, "energy": ph_kin.energy},
+        n,
     )
-    jets = _Flat.sorted_by_pt(
+    jets = _by_event_and_pt(
         final.event[jet_rows],
         {
             "pt": jet_kin.pt,
@@ -298,10 +284,11 @@ def reconstruct(rng: np.random.Generator, truth: TruthEvents) -> RecoEvents:
                 0,
             ),
         },
+        n,
     )
 
-    n_electrons = electrons.counts(n)
-    electron_index = electrons.local_index(n)
+    n_electrons = electrons.counts
+    electron_index = electrons.local_index
     electron_tracks = _electron_tracks(rng, electrons, vertex_z)
     muon_part = _muon_parts(rng, muons, n_electrons, vertex_z, n)
     jet_part = jet_tracks(
@@ -324,7 +311,7 @@ def reconstruct(rng: np.random.Generator, truth: TruthEvents) -> RecoEvents:
                 "pt": electrons["pt"],
                 "eta": electrons["eta"],
                 "phi": electrons["phi"],
-                "m": np.full(len(electrons.event), ELECTRON_MASS),
+                "m": np.full(electrons.size, ELECTRON_MASS),
                 "charge": electrons["charge"],
                 "trackParticleLinks": electron_index,
                 "caloClusterLinks": electron_index,
@@ -338,8 +325,8 @@ def reconstruct(rng: np.random.Generator, truth: TruthEvents) -> RecoEvents:
                 "pt": photons["pt"],
                 "eta": photons["eta"],
                 "phi": photons["phi"],
-                "m": np.zeros(len(photons.event)),
-                "caloClusterLinks": n_electrons[photons.event] + photons.local_index(n),
+                "m": np.zeros(photons.size),
+                "caloClusterLinks": n_electrons[photons.event] + photons.local_index,
             },
         ),
         jets=_jagged(
@@ -350,7 +337,7 @@ def reconstruct(rng: np.random.Generator, truth: TruthEvents) -> RecoEvents:
                 "eta": jets["eta"],
                 "phi": jets["phi"],
                 "m": jets["m"],
-                "btaggingLink": jets.local_index(n),
+                "btaggingLink": jets.local_index,
                 "HadronConeExclTruthLabelID": jets["flavour"].astype(np.int32),
             },
         ),
@@ -371,7 +358,7 @@ def reconstruct(rng: np.random.Generator, truth: TruthEvents) -> RecoEvents:
 
 
 def _electron_tracks(
-    rng: np.random.Generator, electrons: _Flat, vertex_z: np.ndarray
+    rng: np.random.Generator, electrons: Objects, vertex_z: np.ndarray
 ) -> dict[str, Tracks]:
     """The GSF track of each electron and its original inner-detector track."""
     event, eta, phi, charge = (
@@ -393,7 +380,7 @@ def _electron_tracks(
 
 def _muon_parts(
     rng: np.random.Generator,
-    muons: _Flat,
+    muons: Objects,
     n_electrons: np.ndarray,
     vertex_z: np.ndarray,
     n_events: int,
@@ -403,7 +390,7 @@ def _muon_parts(
     n = len(event)
     combined = np.abs(eta) < det.TRACKER_MAX_ETA
     combined_rank = _local_rank(event, combined, n_events)
-    local = muons.local_index(n_events)
+    local = muons.local_index
     d0, z0 = prompt_impact(rng, event, vertex_z)
     indet_pt = inner_detector_pt(rng, muons["true_pt"])
     # A standalone muon is its extrapolated spectrometer track.
@@ -456,12 +443,12 @@ def _muon_parts(
 
 
 def _egamma_clusters(
-    rng: np.random.Generator, electrons: _Flat, photons: _Flat, n_events: int
+    rng: np.random.Generator, electrons: Objects, photons: Objects, n_events: int
 ) -> ak.Array:
     """One cluster per electron (first) and per photon (after), as in PHYSLITE."""
     # An electron's cluster sits where its bending track reaches the calorimeter.
     bend = -electrons["charge"] * BENDING / electrons["pt"]
-    noise = 0.002 * rng.standard_normal((2, len(electrons.event)))
+    noise = 0.002 * rng.standard_normal((2, electrons.size))
     columns = {
         "calE": np.concatenate([electrons["energy"], photons["energy"]]),
         "calEta": np.concatenate([electrons["eta"] + noise[0], photons["eta"]]),
@@ -474,10 +461,10 @@ def _egamma_clusters(
     return _jagged(event[order], n_events, {k: v[order] for k, v in columns.items()})
 
 
-def _fake_taus(rng: np.random.Generator, jets: _Flat, n_events: int) -> ak.Array:
+def _fake_taus(rng: np.random.Generator, jets: Objects, n_events: int) -> ak.Array:
     """Tau candidates seeded by a few central jets (no true taus are generated)."""
     central = np.abs(jets["eta"]) < det.TRACKER_MAX_ETA
-    chosen = central & (rng.uniform(size=len(jets.event)) < FAKE_TAU_RATE)
+    chosen = central & (rng.uniform(size=jets.size) < FAKE_TAU_RATE)
     n = int(chosen.sum())
     return _jagged(
         jets.event[chosen],
@@ -502,7 +489,9 @@ def _large_r_jets(rng: np.random.Generator, particles: Particles, n_events: int)
     eta, phi = det.smear_angles(rng, kin.eta, kin.phi, det.JET_ANGLE_RESOLUTION)
     mass = np.asarray(tops.p4.mass) * (1.0 + 0.08 * rng.standard_normal(n))
     keep = (pt > LARGE_R_MIN_PT) & (np.abs(eta) < 2.0)
-    large = _Flat.sorted_by_pt(
-        tops.event[keep], {"pt": pt[keep], "eta": eta[keep], "phi": phi[keep], "m": mass[keep]}
+    large = _by_event_and_pt(
+        tops.event[keep],
+        {"pt": pt[keep], "eta": eta[keep], "phi": phi[keep], "m": mass[keep]},
+        n_events,
     )
     return _jagged(large.event, n_events, large.columns)
