@@ -171,6 +171,16 @@ def make_props(count: int, **given: np.ndarray) -> dict[str, np.ndarray]:
     return props
 
 
+def momentum_fields(items: Sequence[Any]) -> dict[str, np.ndarray]:
+    """pT, eta, phi and energy of objects, under the names Phoenix files use for them."""
+    return {
+        "pt": field_values(items, "pT", "pt"),
+        "eta": field_values(items, "eta"),
+        "phi": field_values(items, "phi"),
+        "energy": field_values(items, "energy", "e"),
+    }
+
+
 def energy_from(props: dict[str, np.ndarray]) -> np.ndarray:
     """The energy where given, else from pT, eta and mass."""
     with np.errstate(over="ignore", invalid="ignore"):
@@ -301,14 +311,7 @@ def solid_layer(
 
 def jet_layer(name: str, items: Sequence[Any]) -> Layer:
     """Jets as translucent cones along (eta, phi), longer with more energy."""
-    props = make_props(
-        len(items),
-        pt=field_values(items, "pT", "pt"),
-        eta=field_values(items, "eta"),
-        phi=field_values(items, "phi"),
-        energy=field_values(items, "energy", "e"),
-        mass=field_values(items, "m", "mass"),
-    )
+    props = make_props(len(items), **momentum_fields(items), mass=field_values(items, "m", "mass"))
     props["pt"] = pt_from(props)
     props["energy"] = energy_from(props)
     cone_r = field_values(items, "coneR")
@@ -452,10 +455,7 @@ def four_momentum_props(items: Sequence[Any], kind: str) -> dict[str, np.ndarray
     """pT, eta, phi, E, charge and mass of leptons or photons."""
     props = make_props(
         len(items),
-        pt=field_values(items, "pT", "pt"),
-        eta=field_values(items, "eta"),
-        phi=field_values(items, "phi"),
-        energy=field_values(items, "energy", "e"),
+        **momentum_fields(items),
         charge=field_values(items, "charge"),
         mass=np.full(len(items), MASSES_MEV[kind]),
     )
