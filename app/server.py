@@ -6,6 +6,7 @@ Importing this module stays cheap: Panel, pythreejs and the tabs load inside the
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import ctypes
 import ctypes.util
@@ -18,7 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from app.config import BUNDLED_DATA_DIR, AppConfig
-from app.sessions import SESSIONS, on_session_end
+from app.sessions import (
+    SESSIONS,
+    close_widgets,
+    drop_widget_kernel,
+    on_session_end,
+    reachable_widgets,
+)
 from converters.errors import EventLabError
 
 DEFAULT_PORT = 5006
@@ -237,6 +244,38 @@ def display_panel(config: AppConfig, args: dict, displays: list) -> Any:
     return display.panel
 
 
+def display_widgets(displays: list) -> list[Any]:
+    """The root widgets of a page's event displays (closing them frees the rest)."""
+    return [
+        widget for display in displays for widget in (display.renderer, *display.materials.all())
+    ]
+
+
+def warm_up(config: AppConfig) -> None:
+    """Build a throwaway page of each tab, so that the first students do not wait for imports.
+
+    Run before the worker processes fork (they share what it loaded). The pages are built
+    outside Bokeh's application, which would refuse to fork once its app code had run.
+    """
+    from bokeh.document import Document
+    from panel.io.state import set_curdoc
+
+    document = Document()
+    displays: list = []
+    with set_curdoc(document):
+        for tab in (display_panel(config, {}, displays), histogram_panel(config)):
+            tab.get_root(document)
+    close_widgets(reachable_widgets(display_widgets(displays)))
+    drop_widget_kernel(document)
+
+
+def forget_event_loop() -> None:
+    """Close this thread's event loop (building a page made one): each worker starts its own."""
+    with contextlib.suppress(RuntimeError):
+        asyncio.get_event_loop_policy().get_event_loop().close()
+    asyncio.set_event_loop(None)
+
+
 def create_app(config: AppConfig) -> Any:
     """The page of one browser session: Tabs "Event display" and "Histograms".
 
@@ -246,9 +285,7 @@ def create_app(config: AppConfig) -> Any:
 
     args = pn.state.session_args if pn.state.curdoc is not None else {}
     displays: list = []
-    on_session_end(
-        lambda: [widget for d in displays for widget in (d.renderer, *d.materials.all())]
-    )
+    on_session_end(lambda: display_widgets(displays))
     builders = (lambda: display_panel(config, args, displays), lambda: histogram_panel(config))
     tabs = pn.Tabs(
         *[(title, pn.Column(sizing_mode="stretch_width")) for title in TAB_TITLES],
@@ -293,10 +330,9 @@ def start_server(
     enable_offline_widgets()  # before anything imports ipywidgets_bokeh
     import panel as pn
 
-    from app.display.objects3d import detector_parts
-
-    detector_parts()  # build the geometry once, before worker processes fork
+    warm_up(config)
     if num_procs != 1:
+        forget_event_loop()
         os.register_at_fork(after_in_child=die_with_parent)
     handler, handler_args = health_handler(config)
     return pn.serve(
@@ -313,9 +349,6 @@ def start_server(
         websocket_max_message_size=websocket_message_limit(config.max_upload_bytes),
         unused_session_lifetime_milliseconds=SESSION_LINGER_MS,
         check_unused_sessions_milliseconds=SESSION_CHECK_MS,
-        # Build one page before serving (the first student does not wait for imports); Bokeh
-        # refuses to fork worker processes once app code has run, so only with one process.
-        warm=num_procs == 1,
         start=True,
     )
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import multiprocessing
 import os
 import pkgutil
 import socket
@@ -25,6 +26,7 @@ import time
 import urllib.request
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
@@ -241,7 +243,7 @@ class User:
             if session is not None:
                 session.close()
 
-    def run(self, errors: list[str], opened: threading.Barrier) -> None:
+    def run(self, errors: list[str], opened: Any) -> None:
         """Open, step through the events and make a histogram; errors are counted, not raised."""
         try:
             time.sleep(self.delay)
@@ -253,6 +255,42 @@ class User:
         finally:
             with contextlib.suppress(threading.BrokenBarrierError):
                 opened.wait(timeout=600)
+
+
+@dataclass
+class GroupResult:
+    """What one client process measured for its users."""
+
+    timings: dict[str, list[float]]
+    errors: list[str]
+    cpu_seconds: float
+
+
+def user_groups(url: str, args: argparse.Namespace) -> list[list[User]]:
+    """The users, dealt round-robin to the client processes; a group shares one timings table."""
+    groups = []
+    for first in range(args.client_procs):
+        timings: dict[str, list[float]] = defaultdict(list)
+        arrivals = (args.ramp * n / args.users for n in range(first, args.users, args.client_procs))
+        groups.append([User(url, args.events, timings, delay, args.think) for delay in arrivals])
+    return groups
+
+
+def run_group(users: list[User], opened: Any, finished: Any, results: Any) -> None:
+    """Run some users in this process, each in a thread; close their pages when told to."""
+    errors: list[str] = []
+    cpu_before = time.process_time()
+    threads = [threading.Thread(target=user.run, args=(errors, opened)) for user in users]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    cpu_used = time.process_time() - cpu_before
+    finished.wait(timeout=900)
+    for user in users:
+        user.close()
+    timings = {action: list(values) for action, values in users[0].timings.items()}
+    results.put(GroupResult(timings, errors, cpu_used))
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -291,7 +329,15 @@ def main(argv: list[str] | None = None) -> int:
         default=1.0,
         help="seconds a user looks at each event before the next click (default 1)",
     )
+    parser.add_argument(
+        "--client-procs",
+        type=int,
+        default=6,
+        help="processes the simulated users are spread over (default 6)",
+    )
     args = parser.parse_args(argv)
+    if not 1 <= args.client_procs <= args.users:
+        parser.error("--client-procs must be between 1 and --users")
     if not 1 <= args.users <= 200 or not 1 <= args.events <= 500 or not 0 <= args.ramp <= 600:
         parser.error("--users must be 1-200, --events 1-500 and --ramp 0-600")
     if not 0 <= args.think <= 60:
@@ -305,29 +351,32 @@ def main(argv: list[str] | None = None) -> int:
         time.sleep(2.0)
         baseline = server_memory_mb(server.pid)
         cpu_before = server_cpu_seconds(server.pid)
-        timings: dict[str, list[float]] = defaultdict(list)
-        errors: list[str] = []
-        users = [
-            User(f"{url}/", args.events, timings, args.ramp * number / args.users, args.think)
-            for number in range(args.users)
-        ]
-        barrier = threading.Barrier(args.users + 1)
-        threads = [
-            threading.Thread(target=user.run, args=(errors, barrier), daemon=True) for user in users
+        # Each student has a browser of their own: the users run in several client processes,
+        # so that one client's Python lock does not queue every other user's answers.
+        context = multiprocessing.get_context("fork")
+        opened, finished = context.Barrier(args.users + 1), context.Event()
+        results = context.Queue()
+        clients = [
+            context.Process(target=run_group, args=(group, opened, finished, results))
+            for group in user_groups(f"{url}/", args)
         ]
         started = time.perf_counter()
-        client_cpu_before = time.process_time()
-        for thread in threads:
-            thread.start()
-        barrier.wait(timeout=900)
+        for client in clients:
+            client.start()
+        opened.wait(timeout=900)
         elapsed = time.perf_counter() - started
-        client_cpu = time.process_time() - client_cpu_before
         loaded = server_memory_mb(server.pid)
         cpu_used = server_cpu_seconds(server.pid) - cpu_before
-        for user in users:
-            user.close()
-        for thread in threads:
-            thread.join(timeout=30)
+        finished.set()
+        outcomes = [results.get(timeout=120) for _ in clients]
+        for client in clients:
+            client.join(timeout=30)
+        timings: dict[str, list[float]] = defaultdict(list)
+        for outcome in outcomes:
+            for action, values in outcome.timings.items():
+                timings[action] += values
+        errors = [message for outcome in outcomes for message in outcome.errors]
+        client_cpu = sum(outcome.cpu_seconds for outcome in outcomes)
         released, left = wait_for_release(url, server.pid)
     finally:
         server.terminate()
@@ -335,7 +384,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print(
         f"{args.users} users arriving over {args.ramp:g} s, {args.events} events each"
-        f" ({args.think:g} s looking at each), server "
+        f" ({args.think:g} s looking at each) in {len(clients)} client processes, server "
         f"with {args.num_procs} process(es), {os.cpu_count()} CPUs, {elapsed:.1f} s in all"
     )
     print(f"{'action':<14} {'count':>6} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")

@@ -166,7 +166,7 @@ def test_screenshot_button_saves_a_png_of_the_scene(app_url, page, screenshot_di
     with page.expect_download(timeout=20_000) as download_info:
         page.locator("button:has-text('Screenshot')").first.click()
     download = download_info.value
-    assert download.suggested_filename.endswith(".png")
+    assert download.suggested_filename.endswith(f"-event-{shown_number(page)}.png")
     path = screenshot_dir / "scene_download.png"
     download.save_as(str(path))
     pixels = png_pixels(path.read_bytes())
@@ -174,10 +174,15 @@ def test_screenshot_button_saves_a_png_of_the_scene(app_url, page, screenshot_di
 
 
 def test_download_event_gives_phoenix_json(app_url, page):
+    """The download is the shown event, named after it, also after moving to another event."""
     open_page(page, app_url)
+    first = shown_number(page)
+    page.locator("button:has-text('Next')").first.click()
+    wait_until(lambda: shown_number(page) != first)
     number = shown_number(page)
     with page.expect_download(timeout=20_000) as download_info:
         page.locator("button:has-text('Download event')").first.click()
+    assert download_info.value.suggested_filename.endswith(f"-event-{number}.json")
     content = json.loads(Path(download_info.value.path()).read_text())
     assert len(content) == 1
     event = next(iter(content.values()))

@@ -300,31 +300,44 @@ class DetectorPart:
 
 @lru_cache(maxsize=1)
 def detector_parts() -> tuple[DetectorPart, ...]:
-    """The detector geometry, built once per process (30 students may connect at once)."""
+    """The detector geometry, built once per process (30 students may connect at once).
+
+    Parts drawn alike (same group, colour and opacity) are merged into one mesh: every mesh is
+    a handful of widgets in each student's page, and a group is only ever shown as a whole.
+    """
     from geometry.build import build_detector
 
-    parts = []
+    alike: dict[tuple, list[Any]] = {}
     for mesh in build_detector():
-        positions = np.ascontiguousarray(mesh.vertices, dtype=np.float32)
-        index_type = np.uint16 if len(positions) <= np.iinfo(np.uint16).max else np.uint32
-        index = np.ascontiguousarray(mesh.faces, dtype=index_type).ravel()
-        outline = part_outline(mesh.vertices, mesh.faces)
-        for array in (positions, index, outline):
-            array.setflags(write=False)
-        parts.append(
-            DetectorPart(
-                mesh.name,
-                mesh.system,
-                mesh.group,
-                mesh.color,
-                float(mesh.opacity),
-                bool(mesh.visible),
-                positions,
-                index,
-                outline,
-            )
-        )
-    return tuple(parts)
+        look = (mesh.system, mesh.group, mesh.color, float(mesh.opacity))
+        alike.setdefault(look, []).append(mesh)
+    return tuple(merged_part(meshes) for meshes in alike.values())
+
+
+def merged_part(meshes: list[Any]) -> DetectorPart:
+    """One read-only part drawing the given meshes of the same look."""
+    starts = np.cumsum([0] + [len(mesh.vertices) for mesh in meshes[:-1]])
+    positions = np.ascontiguousarray(
+        np.concatenate([mesh.vertices for mesh in meshes]), dtype=np.float32
+    )
+    faces = np.concatenate([mesh.faces + start for mesh, start in zip(meshes, starts, strict=True)])
+    index_type = np.uint16 if len(positions) <= np.iinfo(np.uint16).max else np.uint32
+    index = np.ascontiguousarray(faces, dtype=index_type).ravel()
+    outline = np.concatenate([part_outline(mesh.vertices, mesh.faces) for mesh in meshes])
+    for array in (positions, index, outline):
+        array.setflags(write=False)
+    first = meshes[0]
+    return DetectorPart(
+        ", ".join(mesh.name for mesh in meshes),
+        first.system,
+        first.group,
+        first.color,
+        float(first.opacity),
+        any(bool(mesh.visible) for mesh in meshes),
+        positions,
+        index,
+        outline,
+    )
 
 
 def part_outline(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:

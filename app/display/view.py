@@ -365,8 +365,6 @@ class EventDisplay:
             self.event_list.value = self.position
         finally:
             self._updating = False
-        stem = Path(self.file.name).name.split(".")[0]
-        self.download.filename = f"{stem}-event-{number}.json"
         self.notes.object = "<br>".join(map(escape, self.scene.notes)) if self.scene else ""
         self.info.object = self._info_html()
         self.selection_view.object = self._selection_html()
@@ -446,9 +444,7 @@ class EventDisplay:
         for layer in self.scene.layers:
             control = self.controls[layer.key]
             mask = self._layer_mask(layer)
-            control.count.object = (
-                f"<span style='color:#666;font-size:12px'>{int(mask.sum())} / {layer.size}</span>"
-            )
+            control.count.value = f"{int(mask.sum())} / {layer.size}"
             if control.toggle.value:  # a hidden collection costs nothing until it is shown
                 shown = layer.restricted(mask)
                 drawn.append(DrawnLayer(shown, self._colors(layer), self._highlighted(layer.key)))
@@ -587,15 +583,23 @@ class EventDisplay:
 
     # ------------------------------------------------------------------ downloads and messages
     def _event_download(self) -> io.BytesIO:
-        """The shown event as a Phoenix JSON file."""
+        """The shown event as a Phoenix JSON file (named when asked for: renaming costs)."""
         assert self.file is not None
         key = self.file.keys[self.position]
+        self.download.filename = f"{self._download_stem()}.json"
         return io.BytesIO(event_files.event_json_bytes(key, self.file.events[key]))
+
+    def _download_stem(self) -> str:
+        """Name (without extension) of files saved from the shown event: FILE-event-NUMBER."""
+        if self.file is None or not self.file.events:
+            return "eventlab"
+        key = self.file.keys[self.position]
+        number = event_files.event_number(key, self.file.events[key])
+        return f"{Path(self.file.name).name.split('.')[0]}-event-{number}"
 
     def take_screenshot(self) -> None:
         """Save the 3D view as a PNG in the browser."""
-        name = Path(self.download.filename).stem if self.file else "eventlab"
-        self.bridge.screenshot(f"{name}.png")
+        self.bridge.screenshot(f"{self._download_stem()}.png")
 
     def _on_browser_action(self, action: str) -> None:
         """Keyboard shortcuts and screenshot results from the browser."""
