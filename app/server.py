@@ -246,9 +246,7 @@ def display_panel(config: AppConfig, args: dict, displays: list) -> Any:
 
 def display_widgets(displays: list) -> list[Any]:
     """The root widgets of a page's event displays (closing them frees the rest)."""
-    return [
-        widget for display in displays for widget in (display.renderer, *display.materials.all())
-    ]
+    return [widget for display in displays for widget in (display.renderer, *display.drawing.all())]
 
 
 def warm_up(config: AppConfig) -> None:

@@ -13,7 +13,11 @@ import numpy as np
 import pytest
 
 from app.config import BUNDLED_DATA_DIR
+from app.display.camera import DEFAULT_VIEW, FIELD_OF_VIEW_DEG, preset_view
 from app.display.events import count_objects, event_number, list_event_files, read_event_file
+from app.display.physics import object_info
+from app.display.scene import build_scene
+from app.display.view import CANVAS_SIZE
 
 pytestmark = pytest.mark.browser
 
@@ -194,3 +198,45 @@ def test_unknown_file_in_url_is_refused_with_a_message(app_url, page):
     alert = page.get_by_text("no event file called '../../etc/passwd'")
     alert.first.wait_for(timeout=10_000)
     assert page.offsite_requests == []
+
+
+def screen_point(point: np.ndarray, box: dict) -> tuple[float, float]:
+    """Where a point (mm) appears on the canvas `box` in the default 3D view."""
+    width, height = CANVAS_SIZE
+    eye, up = (np.asarray(v, dtype=float) for v in preset_view(DEFAULT_VIEW, width / height))
+    forward = -eye / np.linalg.norm(eye)  # the camera looks at the collision point
+    right = np.cross(forward, up)
+    right /= np.linalg.norm(right)
+    upward = np.cross(right, forward)
+    relative = point - eye
+    focal = 1.0 / np.tan(np.radians(FIELD_OF_VIEW_DEG) / 2.0)
+    depth = relative @ forward
+    x = focal * (relative @ right) / depth / (width / height)
+    y = focal * (relative @ upward) / depth
+    return (x + 1.0) / 2.0 * box["width"], (1.0 - y) / 2.0 * box["height"]
+
+
+def click_leading_track(page, event: dict) -> str:
+    """Click the middle of the event's highest-pT track; return the pT its info should show."""
+    layer = next(layer for layer in build_scene(event).layers if layer.kind == "track")
+    index = int(np.argmax(layer.props["pt"]))
+    segments = layer.segments[layer.segment_owner == index]
+    x, y = screen_point(segments[len(segments) // 2, 0], page.locator(SCENE).first.bounding_box())
+    page.locator(SCENE).first.click(position={"x": x, "y": y})
+    return object_info(layer, index)["pT"]
+
+
+def test_clicking_a_track_shows_its_numbers_also_after_changing_event(app_url, page):
+    """Picking keeps working when the next event is drawn into the same 3D objects."""
+    open_page(page, app_url)
+    events = read_event_file(list_event_files([BUNDLED_DATA_DIR])["toy_events.json"]).events
+    by_number = {event_number(key, event): event for key, event in events.items()}
+    info = page.locator("[data-testid=object-info]").first
+    for step in range(3):
+        if step:
+            number = shown_number(page)
+            page.locator("button:has-text('Next')").first.click()
+            wait_until(lambda previous=number: shown_number(page) != previous)
+            time.sleep(0.5)  # the new event's arrays reach the canvas
+        pt = click_leading_track(page, by_number[shown_number(page)])
+        wait_until(lambda pt=pt: info.count() and pt in info.inner_text())

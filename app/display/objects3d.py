@@ -24,6 +24,8 @@ from app.display.style import (
     lighter,
     rgb,
 )
+from app.sessions import close_widgets, reachable_widgets
+from converters.tracks import MUON_SYSTEM
 
 PICK_STEP_MM = 50.0  # spacing of pick points along lines (picking radius is larger)
 HIT_POINT_SIZE = 4.0
@@ -145,12 +147,14 @@ def buffer_attribute(name: str, values: np.ndarray) -> Any:
     """One attribute: RGB colours in [0, 1] as normalised unsigned bytes, the rest as float32."""
     import pythreejs as three
 
+    return three.BufferAttribute(array=attribute_array(name, values), normalized=name == "color")
+
+
+def attribute_array(name: str, values: np.ndarray) -> np.ndarray:
+    """The array sent for an attribute: colours as bytes (a quarter of the size), else float32."""
     if name == "color":
-        levels = np.round(np.clip(values, 0.0, 1.0) * 255.0).astype(np.uint8)
-        return three.BufferAttribute(array=np.ascontiguousarray(levels), normalized=True)
-    return three.BufferAttribute(
-        array=np.ascontiguousarray(values, dtype=np.float32), normalized=False
-    )
+        return np.ascontiguousarray(np.round(np.clip(values, 0.0, 1.0) * 255.0), dtype=np.uint8)
+    return np.ascontiguousarray(values, dtype=np.float32)
 
 
 def element_colors(
@@ -192,21 +196,119 @@ class _Batch:
         return PickMap(keys, np.concatenate(self.layer), np.concatenate(self.owner), by_face)
 
 
-def event_objects(drawn: list[DrawnLayer], materials: Materials) -> EventObjects:
-    """A few batched pythreejs objects drawing every shown object of the event.
+class EventDrawing:
+    """The event objects of one session's 3D view, kept from one event to the next.
 
-    One line set, one mesh per opacity (pickable surfaces apart from jets), one point cloud
-    of hits and one invisible point cloud for picking: a switch sends a handful of widgets.
+    A handful of batched objects draw every shown object of an event: one line set, one mesh per
+    opacity (pickable surfaces apart from jets), one point cloud of hits and one invisible point
+    cloud for picking. They are made once and then only sent new arrays: making and closing
+    pythreejs widgets on every event costs the server more than the arrays themselves.
+
+    three.js keeps the bounding sphere it first computed for a geometry, and a ray that misses
+    it never reaches the objects inside. Pickable reused geometries therefore always end with
+    two empty elements at opposite corners of the world, so their sphere holds any event.
     """
-    import pythreejs as three
 
-    keys = [item.layer.key for item in drawn]
-    lines, picks, hits = _Batch(), _Batch(), _Batch()
-    surfaces: dict[tuple[float, bool], _Batch] = {}
+    def __init__(self) -> None:
+        self.materials = Materials()
+        self._objects: dict[tuple, Any] = {}
+
+    def all(self) -> list[Any]:
+        """Every widget root this drawing owns (objects, shown or not, and materials)."""
+        return [*self._objects.values(), *self.materials.all()]
+
+    def update(self, drawn: list[DrawnLayer]) -> EventObjects:
+        """Draw `drawn` with the kept objects (made on first need) and map their picks."""
+        import pythreejs as three
+
+        batches = batched(drawn)
+        keys = [item.layer.key for item in drawn]
+        result = EventObjects()
+        if batches.lines:
+            lines = self._reused(
+                ("lines",), batches.lines.joined(), three.LineSegments, self.materials.lines(), None
+            )
+            result.visual.append(lines)
+        # opaque surfaces first, then translucent ones from the most to the least opaque
+        for (opacity, pickable), batch in sorted(batches.surfaces.items(), key=lambda e: -e[0][0]):
+            material = self.materials.surfaces(opacity)
+            key = ("surfaces", opacity, pickable)
+            mesh = self._reused(key, batch.joined(), three.Mesh, material, 3 if pickable else None)
+            if pickable:
+                result.pickable.append(mesh)
+                result.picks[mesh.model_id] = batch.pick_map(keys, by_face=True)
+            else:
+                result.visual.append(mesh)
+        if batches.hits:
+            # visible points: corner anchors would show, so this object is made anew each time
+            material = self.materials.points(HIT_POINT_SIZE)
+            cloud = self._replaced(("hits",), batches.hits.joined(), three.Points, material)
+            result.pickable.append(cloud)
+            result.picks[cloud.model_id] = batches.hits.pick_map(keys, by_face=False)
+        if batches.picks:
+            material = self.materials.pick_proxy()
+            proxy = self._reused(("picks",), batches.picks.joined(), three.Points, material, 1)
+            result.pickable.append(proxy)
+            result.picks[proxy.model_id] = batches.picks.pick_map(keys, by_face=False)
+        return result
+
+    def _reused(
+        self,
+        key: tuple,
+        arrays: dict[str, np.ndarray],
+        kind: type,
+        material: Any,
+        anchored: int | None,
+    ) -> Any:
+        """The kept object `key` showing `arrays` (anchored: elements of that many vertices)."""
+        if anchored is not None:
+            arrays = with_world_anchors(arrays, anchored)
+        drawn = self._objects.get(key)
+        if drawn is None:
+            return self._made(key, arrays, kind, material)
+        attributes = drawn.geometry.attributes
+        for name, values in arrays.items():
+            attributes[name].array = attribute_array(name, values)
+        return drawn
+
+    def _replaced(
+        self, key: tuple, arrays: dict[str, np.ndarray], kind: type, material: Any
+    ) -> Any:
+        """A new object `key` showing `arrays`; the one it replaces is closed."""
+        previous = self._objects.pop(key, None)
+        if previous is not None:
+            close_widgets(reachable_widgets([previous], keep=self.materials.all()))
+        return self._made(key, arrays, kind, material)
+
+    def _made(self, key: tuple, arrays: dict[str, np.ndarray], kind: type, material: Any) -> Any:
+        """A new object of `kind` for `key` (drawn after the detector, never culled)."""
+        made = kind(
+            buffer_geometry(**arrays),
+            material,
+            renderOrder=EVENT_RENDER_ORDER,
+            frustumCulled=False,  # its bounding sphere is that of an earlier event
+        )
+        self._objects[key] = made
+        return made
+
+
+@dataclass
+class Batches:
+    """The shown objects of an event gathered by how they are drawn."""
+
+    lines: _Batch = field(default_factory=_Batch)
+    picks: _Batch = field(default_factory=_Batch)
+    hits: _Batch = field(default_factory=_Batch)
+    surfaces: dict[tuple[float, bool], _Batch] = field(default_factory=dict)
+
+
+def batched(drawn: list[DrawnLayer]) -> Batches:
+    """Every drawn layer's segments, triangles and points, batched by how they are drawn."""
+    batches = Batches()
     for index, item in enumerate(drawn):
         layer, colors, selected = item.layer, item.colors, item.selected
         if len(layer.segments):
-            lines.add(
+            batches.lines.add(
                 index,
                 layer.segment_owner,
                 position=layer.segments.reshape(-1, 3),
@@ -215,10 +317,10 @@ def event_objects(drawn: list[DrawnLayer], materials: Materials) -> EventObjects
             points, owner = shapes.sample_segments(
                 layer.segments, layer.segment_owner, PICK_STEP_MM
             )
-            picks.add(index, owner, position=points)
+            batches.picks.add(index, owner, position=points)
         if len(layer.triangles):
             pickable = layer.kind in PICKABLE_MESH_KINDS
-            batch = surfaces.setdefault((layer.opacity, pickable), _Batch())
+            batch = batches.surfaces.setdefault((layer.opacity, pickable), _Batch())
             batch.add(
                 index,
                 layer.triangle_owner,
@@ -227,49 +329,34 @@ def event_objects(drawn: list[DrawnLayer], materials: Materials) -> EventObjects
             )
             if layer.kind == "jet":
                 points, owner = jet_axes(layer)
-                picks.add(index, owner, position=points)
+                batches.picks.add(index, owner, position=points)
         if len(layer.points):
-            hits.add(
+            batches.hits.add(
                 index,
                 layer.point_owner,
                 position=layer.points,
                 color=element_colors(layer.point_owner, colors, selected, 1),
             )
-    result = EventObjects()
-    if lines:
-        geometry = buffer_geometry(**lines.joined())
-        result.visual.append(
-            three.LineSegments(geometry, materials.lines(), renderOrder=EVENT_RENDER_ORDER)
-        )
-    # opaque surfaces first, then translucent ones from the most to the least opaque
-    for (opacity, pickable), batch in sorted(surfaces.items(), key=lambda entry: -entry[0][0]):
-        mesh = three.Mesh(
-            buffer_geometry(**batch.joined()),
-            materials.surfaces(opacity),
-            renderOrder=EVENT_RENDER_ORDER,
-        )
-        if pickable:
-            result.pickable.append(mesh)
-            result.picks[mesh.model_id] = batch.pick_map(keys, by_face=True)
-        else:
-            result.visual.append(mesh)
-    if hits:
-        cloud = three.Points(
-            buffer_geometry(**hits.joined()),
-            materials.points(HIT_POINT_SIZE),
-            renderOrder=EVENT_RENDER_ORDER,
-        )
-        result.pickable.append(cloud)
-        result.picks[cloud.model_id] = hits.pick_map(keys, by_face=False)
-    if picks:
-        proxy = three.Points(
-            buffer_geometry(**picks.joined()),
-            materials.pick_proxy(),
-            renderOrder=EVENT_RENDER_ORDER,
-        )
-        result.pickable.append(proxy)
-        result.picks[proxy.model_id] = picks.pick_map(keys, by_face=False)
-    return result
+    return batches
+
+
+def with_world_anchors(arrays: dict[str, np.ndarray], per_element: int) -> dict[str, np.ndarray]:
+    """`arrays` and two empty elements (all vertices in one point) at opposite world corners.
+
+    An element of one repeated vertex draws nothing and no ray hits it; pick maps end before it.
+    """
+    corner = np.full(3, world_extent())
+    anchors = {"position": np.repeat(np.stack([-corner, corner]), per_element, axis=0)}
+    if "color" in arrays:
+        anchors["color"] = np.zeros((2 * per_element, 3))
+    return {name: np.concatenate([values, anchors[name]]) for name, values in arrays.items()}
+
+
+@lru_cache(maxsize=1)
+def world_extent() -> float:
+    """Half the side (mm) of a cube holding the detector and everything drawn in it."""
+    reach = max(float(np.abs(part.positions).max()) for part in detector_parts())
+    return 2.0 * max(reach, MUON_SYSTEM.z)
 
 
 def jet_axes(layer: Layer) -> tuple[np.ndarray, np.ndarray]:

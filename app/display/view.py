@@ -28,16 +28,14 @@ from app.display.controls import (
 )
 from app.display.objects3d import (
     DrawnLayer,
+    EventDrawing,
     EventObjects,
-    Materials,
     detector_groups,
-    event_objects,
 )
 from app.display.offline import local_widget_pane
 from app.display.physics import can_add_to_mass, invariant_mass, object_info
 from app.display.scene import EventScene, Layer, build_scene
 from app.display.style import BACKGROUND, object_colors
-from app.sessions import close_widgets, reachable_widgets
 from converters.errors import EventLabError
 
 LOG = logging.getLogger(__name__)
@@ -75,7 +73,7 @@ class EventDisplay:
         import panel as pn
 
         self.config = config
-        self.materials = Materials()
+        self.drawing = EventDrawing()
         self.rng = random.Random()
         self.bundled = event_files.list_event_files(config.data_dirs)
         self.uploaded: dict[str, event_files.EventFile] = {}
@@ -448,12 +446,9 @@ class EventDisplay:
             if control.toggle.value:  # a hidden collection costs nothing until it is shown
                 shown = layer.restricted(mask)
                 drawn.append(DrawnLayer(shown, self._colors(layer), self._highlighted(layer.key)))
-        previous = [*self.objects.visual, *self.objects.pickable]
-        self.objects = event_objects(drawn, self.materials)
+        self.objects = self.drawing.update(drawn)
         self.event_group.children = tuple(self.objects.visual)
         self.pick_group.children = tuple(self.objects.pickable)
-        # Replaced objects would otherwise stay in the widget registry for the server's life.
-        close_widgets(reachable_widgets(previous, keep=self.materials.all()))
 
     # ------------------------------------------------------------------ views and detector
     def set_view(self, name: str) -> None:
