@@ -147,6 +147,22 @@ def test_collection_toggle_hides_its_objects(app_url, page, muon_event, screensh
     wait_until(lambda: muon_pixels(canvas_pixels(page)) < before / 10)
 
 
+def test_detector_card_opens_with_a_toggle_per_part_that_acts(app_url, page):
+    before = open_page(page, app_url)
+    assert checkbox(page, "Tile").count() == 0  # built when first opened
+    page.get_by_text("Detector", exact=True).first.click()
+    checkbox(page, "Tile").wait_for(timeout=20_000)
+    for group in ("Pixel", "SCT", "TRT", "LAr EM", "Tile"):
+        assert checkbox(page, group).is_checked(), group
+        checkbox(page, group).uncheck()
+
+    def changed():
+        """the detector parts to disappear"""
+        return np.abs(canvas_pixels(page) - before).sum(axis=-1).astype(bool).sum() > 5000
+
+    wait_until(changed)
+
+
 def test_preset_views_redraw_the_scene(app_url, page, screenshot_dir: Path):
     before = open_page(page, app_url)
     # friendly labels, with the real collection name beside them

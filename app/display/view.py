@@ -202,19 +202,27 @@ class EventDisplay:
         self.clear_button.on_click(lambda _event: self.clear_selection())
         self.selection_view = pn.pane.HTML(self._selection_html(), width=310)
         self.collections_box = pn.Column(margin=0)
-        self.detector_box = pn.Column(
-            *(
-                detector_control(
-                    name,
-                    group.visible,
-                    materials[0].opacity if materials else 0.1,
-                    self.set_detector_visible,
-                    self.set_detector_opacity,
-                )
-                for name, (group, materials) in self.detector.items()
-            ),
-            margin=0,
+        self.detector_box = pn.Column(margin=0)
+        self.detector_card = pn.Card(
+            self.detector_box, title="Detector", width=320, collapsed=True, margin=(10, 5)
         )
+        # Most students never open it: its dozens of widgets are built on first opening.
+        self.detector_card.param.watch(lambda _event: self._fill_detector_box(), "collapsed")
+
+    def _fill_detector_box(self) -> None:
+        """A toggle and an opacity slider per detector group (built on first need)."""
+        if self.detector_box.objects:
+            return
+        self.detector_box.objects = [
+            detector_control(
+                name,
+                group.visible,
+                materials[0].opacity if materials else 0.1,
+                self.set_detector_visible,
+                self.set_detector_opacity,
+            )
+            for name, (group, materials) in self.detector.items()
+        ]
 
     def _layout(self) -> Any:
         """The three columns of the tab."""
@@ -262,7 +270,7 @@ class EventDisplay:
             self.selection_view,
             pn.Row(self.add_button, self.clear_button, margin=(0, 5)),
             pn.Card(self.collections_box, title="Physics objects", width=320, margin=(10, 5)),
-            pn.Card(self.detector_box, title="Detector", width=320, collapsed=True, margin=(10, 5)),
+            self.detector_card,
             width=340,
         )
         return pn.Row(left, center, right, margin=0)

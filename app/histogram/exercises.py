@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -105,10 +106,20 @@ def discover_exercises(folders: tuple[Path, ...]) -> tuple[list[Exercise], list[
 
 
 def load_exercise(path: Path) -> Exercise:
-    """Read and validate one exercise file."""
+    """Read and validate one exercise file (once per version of it: every page lists them)."""
     try:
-        if path.stat().st_size > MAX_EXERCISE_BYTES:
-            raise ExerciseError(f"{path.name}: larger than {MAX_EXERCISE_BYTES // 1024} kB")
+        stat = path.stat()
+    except OSError as error:
+        raise ExerciseError(f"{path.name}: cannot be read ({error})") from None
+    if stat.st_size > MAX_EXERCISE_BYTES:
+        raise ExerciseError(f"{path.name}: larger than {MAX_EXERCISE_BYTES // 1024} kB")
+    return _read_exercise(path, stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=64)
+def _read_exercise(path: Path, _mtime: int, _size: int) -> Exercise:
+    """Parse `path`; the cache key includes its modification time and size."""
+    try:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as error:
         raise ExerciseError(f"{path.name}: cannot be read ({error})") from None
