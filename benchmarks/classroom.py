@@ -2,11 +2,13 @@
 
 Each user is a client of the Bokeh websocket protocol (what the page itself speaks): it opens a
 session, changes widget values in its copy of the page as a student would, and times how long
-the server takes to send back the resulting change. The server runs as `eventlab serve` in its
-own process on a loopback port; its memory (resident, summed over its processes) is read from
-/proc before, with every session open, and after they closed.
+the server takes to send back the resulting change. The users are spread over several client
+processes, as every student has a browser of their own. The server runs as `eventlab serve` in
+its own process on a loopback port; its memory (resident, summed over its processes) is read
+from /proc before, with every session open, and after they closed.
 
-    python benchmarks/classroom.py [--users 30] [--events 20] [--num-procs 1]
+    python benchmarks/classroom.py [--users 30] [--ramp 30] [--think 2] [--num-procs 2]
+                                   [--client-procs 6]
 """
 
 from __future__ import annotations
