@@ -19,13 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from app.config import BUNDLED_DATA_DIR, AppConfig
-from app.sessions import (
-    SESSIONS,
-    close_widgets,
-    drop_widget_kernel,
-    on_session_end,
-    reachable_widgets,
-)
+from app.sessions import SESSIONS, free_page, on_session_end
 from converters.errors import EventLabError
 
 DEFAULT_PORT = 5006
@@ -263,8 +257,7 @@ def warm_up(config: AppConfig) -> None:
     with set_curdoc(document):
         for tab in (display_panel(config, {}, displays), histogram_panel(config)):
             tab.get_root(document)
-    close_widgets(reachable_widgets(display_widgets(displays)))
-    drop_widget_kernel(document)
+    free_page(document, display_widgets(displays))
 
 
 def forget_event_loop() -> None:

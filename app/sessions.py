@@ -126,11 +126,17 @@ def page_of(channel: Any) -> Any:
     return getattr(session, "_document", None)
 
 
+def free_page(document: Any, roots: Iterable[Any]) -> int:
+    """Close the widgets reachable from `roots` and drop the page's kernel; how many closed."""
+    closed = close_widgets(reachable_widgets(roots))
+    drop_widget_kernel(document)
+    return closed
+
+
 def release_session(document: Any, roots: Callable[[], Iterable[Any]]) -> int:
-    """Free one ended session: close the widgets reachable from `roots()`, drop its kernel."""
+    """Free one ended session (see `free_page`) and stop counting it."""
     try:
-        closed = close_widgets(reachable_widgets(roots()))
-        drop_widget_kernel(document)
+        closed = free_page(document, roots())
     finally:
         SESSIONS.release()
         trim_memory()

@@ -226,14 +226,15 @@ class EventDrawing:
         result = EventObjects()
         if batches.lines:
             lines = self._reused(
-                ("lines",), batches.lines.joined(), three.LineSegments, self.materials.lines(), None
+                ("lines",), batches.lines.joined(), three.LineSegments, self.materials.lines()
             )
             result.visual.append(lines)
         # opaque surfaces first, then translucent ones from the most to the least opaque
         for (opacity, pickable), batch in sorted(batches.surfaces.items(), key=lambda e: -e[0][0]):
             material = self.materials.surfaces(opacity)
             key = ("surfaces", opacity, pickable)
-            mesh = self._reused(key, batch.joined(), three.Mesh, material, 3 if pickable else None)
+            anchored = 3 if pickable else None
+            mesh = self._reused(key, batch.joined(), three.Mesh, material, anchored)
             if pickable:
                 result.pickable.append(mesh)
                 result.picks[mesh.model_id] = batch.pick_map(keys, by_face=True)
@@ -258,7 +259,7 @@ class EventDrawing:
         arrays: dict[str, np.ndarray],
         kind: type,
         material: Any,
-        anchored: int | None,
+        anchored: int | None = None,
     ) -> Any:
         """The kept object `key` showing `arrays` (anchored: elements of that many vertices)."""
         if anchored is not None:
