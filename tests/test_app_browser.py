@@ -250,9 +250,14 @@ def test_clicking_a_track_shows_its_numbers_also_after_changing_event(app_url, p
     info = page.locator("[data-testid=object-info]").first
     for step in range(3):
         if step:
-            number = shown_number(page)
+            number, before = shown_number(page), canvas_pixels(page)
             page.locator("button:has-text('Next')").first.click()
             wait_until(lambda previous=number: shown_number(page) != previous)
-            time.sleep(0.5)  # the new event's arrays reach the canvas
+
+            def redrawn(previous: np.ndarray = before) -> bool:
+                """the new event's arrays to reach the canvas"""
+                return np.abs(canvas_pixels(page) - previous).sum(axis=-1).astype(bool).sum() > 500
+
+            wait_until(redrawn)
         pt = click_leading_track(page, by_number[shown_number(page)])
         wait_until(lambda pt=pt: info.count() and pt in info.inner_text())
