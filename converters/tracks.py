@@ -7,7 +7,7 @@ clockwise seen from +z. Outside the field region the track goes on in a straight
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import awkward as ak
 import numpy as np
@@ -102,6 +102,11 @@ class Helices:
         y = self.cy[track] + a * np.cos(phi)
         return np.stack([x, y, self.z0[track] + s * self.cot_theta[track]], axis=1)
 
+    def repeated(self, counts: np.ndarray) -> Helices:
+        """Each helix repeated `counts` times (one per point drawn), in one copy."""
+        table = np.stack([getattr(self, f.name) for f in fields(self)])
+        return Helices(*np.repeat(table, counts, axis=1))
+
 
 def propagate_flat(
     d0: np.ndarray,
@@ -138,13 +143,12 @@ def propagate_flat(
     goes_on = (np.linalg.norm(exits - last, axis=1) > 1.0) & (path < 0.999 * np.pi * radius)
 
     counts = on_helix + goes_on
-    helix_starts = np.cumsum(on_helix) - on_helix
-    track = np.repeat(np.arange(len(d0)), on_helix)
-    step = np.arange(len(track)) - helix_starts[track]
-    s = step * (path / (on_helix - 1))[track]
-    points = np.empty((int(counts.sum()), 3))
-    points[step + (np.cumsum(counts) - counts)[track]] = helices.at(s, track)
-    points[np.cumsum(counts)[goes_on] - 1] = exits[goes_on]
+    ends = np.cumsum(counts)
+    # Every point on its track's helix; for tracks that go on, the last is then their exit.
+    step = np.arange(int(counts.sum())) - np.repeat(ends - counts, counts)
+    s = step * np.repeat(path / (on_helix - 1), counts)
+    points = helices.repeated(counts).at(s)
+    points[ends[goes_on] - 1] = exits[goes_on]
     return points, counts
 
 
