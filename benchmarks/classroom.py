@@ -119,8 +119,10 @@ def load_client_models() -> None:
     import ipywidgets_bokeh.widget  # noqa: F401
 
     from app.display.bridge import browser_bridge
+    from app.display.collection_list import collection_list
 
-    browser_bridge(lambda _action: None).get_root()  # registers the bridge's page model
+    browser_bridge(lambda _action: None).get_root()  # registers the page's own models
+    collection_list().get_root()
 
 
 def open_session(url: str, arguments: dict[str, str] | None = None) -> Any:

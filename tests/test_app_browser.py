@@ -75,9 +75,10 @@ def shown_number(page) -> str:
 
 
 def checkbox(page, label: str):
-    """The checkbox input of the Panel Checkbox called `label`."""
+    """The checkbox called `label`: a Panel Checkbox (detector group) or a collection's."""
     host = page.locator(".bk-Checkbox", has=page.get_by_text(label, exact=True))
-    return host.first.locator("input[type=checkbox]")
+    collection = page.get_by_role("checkbox", name=label, exact=True)
+    return host.locator("input[type=checkbox]").or_(collection).first
 
 
 def muon_pixels(pixels: np.ndarray) -> int:
@@ -144,6 +145,19 @@ def test_collection_toggle_hides_its_objects(app_url, page, muon_event, screensh
     page.screenshot(path=str(screenshot_dir / "event_display_muons.png"))
     for label in ("Muons", "Muon tracks (combined)", "Muon tracks (extrapolated)"):
         checkbox(page, label).uncheck()
+    wait_until(lambda: muon_pixels(canvas_pixels(page)) < before / 10)
+
+
+def test_collection_cut_slider_hides_objects_below_it(app_url, page, muon_event):
+    name, number = muon_event.split("|")
+    before = muon_pixels(open_page(page, f"{app_url}/?file={name}&event={number}"))
+    count = page.locator("[data-collection='Muons/AnalysisMuons'] [data-testid=collection-count]")
+    total = count.inner_text().split("/")[1].strip()
+    assert int(total) >= 2 and count.inner_text() == f"{total} / {total}"
+    for label in ("Muon tracks (combined)", "Muon tracks (extrapolated)"):
+        checkbox(page, label).uncheck()
+    page.get_by_role("slider", name="Muons: pT cut (GeV)").fill("200")
+    wait_until(lambda: count.inner_text() == f"0 / {total}")
     wait_until(lambda: muon_pixels(canvas_pixels(page)) < before / 10)
 
 

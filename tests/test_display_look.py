@@ -15,7 +15,7 @@ from app.display.camera import (
     framed_extent,
     preset_view,
 )
-from app.display.controls import collection_control, collection_note, friendly_name
+from app.display.controls import collection_row, friendly_name
 from app.display.scene import build_scene
 from app.display.style import EVENT_RENDER_ORDER, lighter
 from geometry.shapes import shell
@@ -135,12 +135,46 @@ def test_collections_have_friendly_labels_and_keep_their_real_name():
         "Jets": {"MyOwnJets": [{"pT": 30000.0, "eta": 0.1, "phi": 1.0, "energy": 4e4}]},
     }
     scene = build_scene(event)
-    muons = collection_control(scene.layer("Muons/AnalysisMuons"), lambda key: None)
-    assert muons.toggle.name == "Muons"
-    assert "AnalysisMuons" in muons.row.objects[1].object  # the real name, under the label
-    own = collection_control(scene.layer("Jets/MyOwnJets"), lambda key: None)
-    assert own.toggle.name == "MyOwnJets" and len(own.row.objects) == 2  # no repeated name
-    assert "<b>" not in collection_note("<b>x</b>")
+    muons = collection_row(scene.layer("Muons/AnalysisMuons"))
+    assert muons["label"] == "Muons"
+    assert muons["name"] == "AnalysisMuons"  # the real name, under the label
+    own = collection_row(scene.layer("Jets/MyOwnJets"))
+    assert own["label"] == "MyOwnJets" and own["name"] == ""  # no repeated name
+    assert own["cut_label"] == "pT cut (GeV)" and own["cut"] == 20.0 and own["cut_max"] > 100
+
+
+def drawn_keys(display) -> set[str]:
+    """Layers with objects the student can click in the shown event."""
+    return {
+        pick.layer_keys[index]
+        for pick in display.objects.picks.values()
+        for index in np.unique(pick.element_layer)
+    }
+
+
+def test_collection_list_toggles_and_cuts_act_and_ignore_nonsense(display):
+    listed = display.collection_list
+    for _ in range(20):  # an event with jets
+        if display.scene.layer("Jets/AnalysisJets").size:
+            break
+        display.step(1)
+    key = "Jets/AnalysisJets"
+    jets = next(row for row in listed.rows if row["key"] == key)
+    layer = display.scene.layer(key)
+    assert listed.counts[key] == f"{int(layer.passing(20.0).sum())} / {layer.size}"
+    assert listed.cut(key) == 20.0 and listed.is_shown(key)
+
+    listed.cuts = {**listed.cuts, key: 0.0}  # as the page sends it when a slider is let go
+    assert listed.counts[key] == f"{layer.size} / {layer.size}"
+    assert key in drawn_keys(display)
+    listed.shown = {**listed.shown, key: False}
+    assert not listed.is_shown(key) and key not in drawn_keys(display)
+    for nonsense, expected in (("1e9", 20.0), (float("nan"), 20.0), (1e9, jets["cut_max"])):
+        listed.cuts = {**listed.cuts, key: nonsense}
+        assert listed.cut(key) == expected
+    listed.shown = {**listed.shown, key: "yes"}
+    assert not listed.is_shown(key)
+    listed.param.update(shown={**listed.shown, key: True}, cuts={**listed.cuts, key: 20.0})
 
 
 def test_lighter_mixes_towards_white():

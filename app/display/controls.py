@@ -1,10 +1,8 @@
-"""Widgets of the side panels: per-collection toggles and cuts, detector groups, legend."""
+"""Side panel contents: what each collection's row shows, detector group controls, legend."""
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from app.display.scene import Layer
@@ -13,6 +11,7 @@ from app.display.style import KIND_COLORS
 # Slider ranges (GeV) per cut variable and kind: wide enough for ttbar and Z/H candidates.
 CUT_RANGES = {"jet": 300.0, "cluster": 200.0, "electron": 200.0, "muon": 200.0, "photon": 200.0}
 DEFAULT_CUT_RANGE = 50.0
+CUT_STEP_GEV = 0.5
 # Start-up choices that keep a busy event readable; students can change all of them.
 DEFAULT_CUTS_GEV = {"jet": 20.0}
 HIDDEN_COLLECTION_MARKERS = ("LargeR", "Tau")  # overlap the standard jets
@@ -53,16 +52,6 @@ LEGEND = (
 )
 
 
-@dataclass
-class CollectionControl:
-    """Show toggle, cut slider and count of one collection."""
-
-    toggle: Any
-    cut: Any | None
-    count: Any
-    row: Any
-
-
 def shown_by_default(layer: Layer) -> bool:
     """Whether a collection is on when it first appears."""
     if layer.kind == "vertex":
@@ -75,51 +64,23 @@ def friendly_name(collection: str) -> str:
     return FRIENDLY_NAMES.get(collection, collection)
 
 
-def collection_note(collection: str) -> str:
-    """The real collection name, in small grey text under its friendly label."""
-    name = html.escape(collection)
-    return (
-        f"<div title='ATLAS collection {name}' data-testid='collection-name' "
-        f"style='font-size:11px;color:#888;line-height:1.1'>{name}</div>"
-    )
-
-
-def collection_control(layer: Layer, on_change: Callable[[str], None]) -> CollectionControl:
-    """The controls of one collection; `on_change(layer_key)` runs when one of them moves."""
-    import panel as pn
-
-    toggle = pn.widgets.Checkbox(
-        name=friendly_name(layer.collection),
-        value=shown_by_default(layer),
-        width=215,
-        margin=(4, 5, 0, 5),
-    )
-    # plain text: updated on every event, and a text widget costs half what an HTML pane does
-    count = pn.widgets.StaticText(
-        value="",
-        width=70,
-        margin=(4, 5, 0, 5),
-        styles={"text-align": "right", "color": "#666", "font-size": "12px"},
-    )
-    cut = None
-    widgets: list[Any] = [pn.Row(toggle, count, margin=0)]
-    if friendly_name(layer.collection) != layer.collection:
-        widgets.append(pn.pane.HTML(collection_note(layer.collection), margin=(0, 5, 2, 28)))
+def collection_row(layer: Layer) -> dict[str, Any]:
+    """What the collection list shows for one collection, and its start-up cut."""
+    label = friendly_name(layer.collection)
+    row = {
+        "key": layer.key,
+        "label": label,
+        "name": layer.collection if label != layer.collection else "",
+        "cut_label": "",
+        "cut_max": 0.0,
+        "cut_step": CUT_STEP_GEV,
+        "cut": 0.0,
+    }
     if layer.cut_variable is not None:
-        name = "pT" if layer.cut_variable == "pt" else "E"
-        cut = pn.widgets.FloatSlider(
-            name=f"{name} cut (GeV)",
-            start=0.0,
-            end=CUT_RANGES.get(layer.kind, DEFAULT_CUT_RANGE),
-            step=0.5,
-            value=DEFAULT_CUTS_GEV.get(layer.kind, 0.0),
-            width=280,
-            margin=(0, 10, 6, 25),
-        )
-        cut.param.watch(lambda _event: on_change(layer.key), "value_throttled")
-        widgets.append(cut)
-    toggle.param.watch(lambda _event: on_change(layer.key), "value")
-    return CollectionControl(toggle, cut, count, pn.Column(*widgets, margin=0))
+        row["cut_label"] = f"{'pT' if layer.cut_variable == 'pt' else 'E'} cut (GeV)"
+        row["cut_max"] = CUT_RANGES.get(layer.kind, DEFAULT_CUT_RANGE)
+        row["cut"] = DEFAULT_CUTS_GEV.get(layer.kind, 0.0)
+    return row
 
 
 def detector_control(

@@ -20,12 +20,8 @@ from app.config import AppConfig
 from app.display import events as event_files
 from app.display.bridge import SCENE_CLASS, browser_bridge
 from app.display.camera import DEFAULT_VIEW, FIELD_OF_VIEW_DEG, VIEW_DIRECTIONS, preset_view
-from app.display.controls import (
-    CollectionControl,
-    collection_control,
-    detector_control,
-    legend_html,
-)
+from app.display.collection_list import collection_list
+from app.display.controls import detector_control, legend_html
 from app.display.objects3d import (
     DrawnLayer,
     EventDrawing,
@@ -81,7 +77,6 @@ class EventDisplay:
         self.position = 0
         self.scene: EventScene | None = None
         self.objects = EventObjects()
-        self.controls: dict[str, CollectionControl] = {}
         self.selection: list[tuple[str, int]] = []
         self.focus: tuple[str, int] | None = None
         self._updating = False
@@ -201,7 +196,8 @@ class EventDisplay:
         self.clear_button = pn.widgets.Button(name="Clear", width=70)
         self.clear_button.on_click(lambda _event: self.clear_selection())
         self.selection_view = pn.pane.HTML(self._selection_html(), width=310)
-        self.collections_box = pn.Column(margin=0)
+        self.collection_list = collection_list(margin=(0, 5))
+        self.collection_list.on_change(self._on_collection_change)
         self.detector_box = pn.Column(margin=0)
         self.detector_card = pn.Card(
             self.detector_box, title="Detector", width=320, collapsed=True, margin=(10, 5)
@@ -269,7 +265,7 @@ class EventDisplay:
             pn.pane.HTML("<b>Invariant mass</b>", margin=(10, 10, 0, 10)),
             self.selection_view,
             pn.Row(self.add_button, self.clear_button, margin=(0, 5)),
-            pn.Card(self.collections_box, title="Physics objects", width=320, margin=(10, 5)),
+            pn.Card(self.collection_list, title="Physics objects", width=320, margin=(10, 5)),
             self.detector_card,
             width=340,
         )
@@ -401,27 +397,17 @@ class EventDisplay:
 
     # ------------------------------------------------------------------ drawing
     def _sync_collection_controls(self) -> None:
-        """One control row per collection of the shown event (kept across events)."""
+        """A row in the collection list for each collection of the shown event (rows are kept)."""
         assert self.scene is not None
-        # Rows are only ever added (rebuilding the layout is slow); absent ones are hidden.
-        new = False
-        for layer in self.scene.layers:
-            if layer.key not in self.controls:
-                self.controls[layer.key] = collection_control(layer, self._on_collection_change)
-                new = True
-        if new:
-            self.collections_box.objects = [control.row for control in self.controls.values()]
-        sizes = {layer.key: layer.size for layer in self.scene.layers}
-        for key, control in self.controls.items():
-            visible = sizes.get(key, 0) > 0
-            if control.row.visible != visible:
-                control.row.visible = visible
+        self._updating = True  # the start-up choices of new rows are not a student's change
+        try:
+            self.collection_list.add(self.scene.layers)
+        finally:
+            self._updating = False
 
     def _layer_mask(self, layer: Layer) -> np.ndarray:
         """Objects of `layer` passing its cut."""
-        control = self.controls.get(layer.key)
-        minimum = control.cut.value if control and control.cut is not None else 0.0
-        return layer.passing(minimum)
+        return layer.passing(self.collection_list.cut(layer.key))
 
     def _colors(self, layer: Layer) -> np.ndarray:
         """Colours of the objects of `layer` in the current colour mode."""
@@ -437,7 +423,7 @@ class EventDisplay:
             chosen.add(self.focus[1])
         return frozenset(chosen)
 
-    def _on_collection_change(self, _key: str) -> None:
+    def _on_collection_change(self) -> None:
         """A collection toggle or cut moved."""
         if not self._updating:
             self.redraw()
@@ -446,14 +432,15 @@ class EventDisplay:
         """Rebuild the event's 3D objects (the detector stays as it is)."""
         if self.scene is None:
             return
-        drawn = []
+        drawn, counts = [], {}
         for layer in self.scene.layers:
-            control = self.controls[layer.key]
             mask = self._layer_mask(layer)
-            control.count.value = f"{int(mask.sum())} / {layer.size}"
-            if control.toggle.value:  # a hidden collection costs nothing until it is shown
+            if layer.size:
+                counts[layer.key] = f"{int(mask.sum())} / {layer.size}"
+            if self.collection_list.is_shown(layer.key):  # hidden ones cost nothing until shown
                 shown = layer.restricted(mask)
                 drawn.append(DrawnLayer(shown, self._colors(layer), self._highlighted(layer.key)))
+        self.collection_list.show_counts(counts)
         self.objects = self.drawing.update(drawn)
         self.event_group.children = tuple(self.objects.visual)
         self.pick_group.children = tuple(self.objects.pickable)
