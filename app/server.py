@@ -306,6 +306,31 @@ def die_with_parent() -> None:
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
+def send_websocket_frames_at_once() -> None:
+    """Make the page's websocket send each frame at once (TCP_NODELAY), as browsers do.
+
+    A Bokeh message is several websocket frames. With Nagle's algorithm on, every frame after the
+    first waits for the browser to acknowledge the one before, which it delays by up to 40 ms:
+    each page and each change the server sends would arrive that much later.
+    """
+    import panel.io.server  # noqa: F401  (installs Panel's handlers in the route table first)
+    from bokeh.server.urls import per_app_patterns
+
+    for index, (route, handler) in enumerate(per_app_patterns):
+        if route == "/ws" and not getattr(handler, "sends_at_once", False):
+
+            class ImmediateWSHandler(handler):
+                """The page's websocket, with TCP_NODELAY."""
+
+                sends_at_once = True
+
+                def open(self, *args: Any, **kwargs: Any) -> Any:
+                    self.set_nodelay(True)
+                    return super().open(*args, **kwargs)
+
+            per_app_patterns[index] = (route, ImmediateWSHandler)
+
+
 def start_server(
     config: AppConfig,
     port: int,
@@ -321,6 +346,7 @@ def start_server(
     enable_offline_widgets()  # before anything imports ipywidgets_bokeh
     import panel as pn
 
+    send_websocket_frames_at_once()
     warm_up(config)
     if num_procs != 1:
         forget_event_loop()

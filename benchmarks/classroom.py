@@ -128,13 +128,18 @@ def load_client_models() -> None:
 def open_session(url: str, arguments: dict[str, str] | None = None) -> Any:
     """Open a page as a browser does: pull the session, then say the document is ready.
 
+    Browsers send every websocket frame at once (TCP_NODELAY), so this client does too.
     Panel holds back some updates (HoloViews plot refreshes among them, which retry on every tick)
     until the page reports `document_ready`; a client that never does keeps the server busy.
     """
-    from bokeh.client import pull_session
+    from bokeh.client import ClientSession
+    from bokeh.client.util import websocket_url_for_server_url
     from bokeh.events import DocumentReady
 
-    session = pull_session(url=url, arguments=arguments)
+    session = ClientSession(websocket_url=websocket_url_for_server_url(url), arguments=arguments)
+    session.connect()
+    session._connection._socket._socket.protocol.set_nodelay(True)  # the tornado websocket
+    session.pull()
     session.document.callbacks.send_event(DocumentReady())
     return session
 

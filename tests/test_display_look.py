@@ -177,6 +177,50 @@ def test_collection_list_toggles_and_cuts_act_and_ignore_nonsense(display):
     listed.param.update(shown={**listed.shown, key: True}, cuts={**listed.cuts, key: 20.0})
 
 
+def click(display, obj, element: int, point=(100.0, 20.0, 3.0)) -> None:
+    """What the page sends for a click on element `element` of the three.js object `obj`."""
+    picker = display.picker
+    with picker.hold_trait_notifications():
+        picker.object, picker.faceIndex, picker.index = obj, element, element
+        picker.point = point
+
+
+def test_every_click_on_an_object_shows_it_but_the_end_of_a_drag_does_not(display):
+    obj = display.objects.pickable[0]
+    expected = display.objects.picks[obj.model_id].resolve(0)
+    display._camera_moved_at = 0.0
+    for _ in range(3):  # the same spot again and again, as a student clicking twice
+        display.focus = None
+        click(display, obj, 0)
+        assert display.focus == expected
+    display.focus = None
+    position = display.camera.position
+    display.camera.position = tuple(value * (1 + 1e-12) for value in position)  # sync rounding
+    click(display, obj, 0)
+    assert display.focus == expected
+    display.focus = None
+    display.camera.position = tuple(value * 1.1 for value in position)  # a drag just ended
+    click(display, obj, 0)
+    assert display.focus is None
+    display.camera.position = position
+
+
+def test_kept_pickable_geometries_span_the_world_for_every_event(display):
+    """three.js keeps a geometry's first bounding sphere: it must hold any later event."""
+    from app.display.objects3d import world_extent
+
+    corner = world_extent()
+    kept = None
+    for _ in range(4):
+        display.step(1)
+        kept = kept or {obj.model_id for obj in display.objects.pickable}
+        for obj in display.objects.pickable:
+            position = np.asarray(obj.geometry.attributes["position"].array)
+            assert np.allclose(position.min(axis=0), -corner)
+            assert np.allclose(position.max(axis=0), corner)
+    assert kept & {obj.model_id for obj in display.objects.pickable}  # the same objects
+
+
 def test_lighter_mixes_towards_white():
     assert lighter("#000000", 0.5) == "#808080"
     assert lighter("#d9534f", 0.0) == "#d9534f" and lighter("#d9534f", 1.0) == "#ffffff"

@@ -20,6 +20,7 @@ from app.server import (
     query_value,
     resolve_origins,
     resolve_port,
+    send_websocket_frames_at_once,
 )
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -154,3 +155,17 @@ def test_widget_modules_come_from_the_installed_pythreejs():
         assert entry["file"].is_file() and entry["file"].stat().st_size > 100_000
     assert offline.widget_cdn("") == "/widget-modules"
     assert offline.widget_cdn("/eventlab/") == "/eventlab/widget-modules"
+
+
+def test_page_websocket_sends_every_frame_at_once(monkeypatch):
+    from bokeh.server.urls import per_app_patterns
+
+    send_websocket_frames_at_once()
+    send_websocket_frames_at_once()  # a second call does not wrap the handler again
+    handler = dict(per_app_patterns)["/ws"]
+    parent = handler.__bases__[0]
+    assert handler.sends_at_once and not getattr(parent, "sends_at_once", False)
+    delays: list[bool] = []
+    monkeypatch.setattr(handler, "set_nodelay", lambda self, value: delays.append(value))
+    monkeypatch.setattr(parent, "open", lambda self, *args, **kwargs: "opened")
+    assert object.__new__(handler).open() == "opened" and delays == [True]

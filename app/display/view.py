@@ -41,6 +41,9 @@ HIDDEN_SYSTEMS = ("muon system",)
 VIEWS = tuple(VIEW_DIRECTIONS)  # each framed to the detector by `preset_view`
 PICK_PIXELS = 8.0  # how close (in screen pixels, roughly) a click must be to a line
 DRAG_PICK_GAP_S = 0.4  # a pick right after the camera moved is the end of a drag, not a click
+# The page re-sends the camera on a click; shifts this small (relative) are rounding, not a drag.
+CAMERA_STILL = 1e-6
+NO_PICK = (0.0, 0.0, 0.0)  # the picker's point after a click that hits nothing
 ROOT_EVENTS = slice(0, 50)
 JSON_SUFFIXES = (".json", ".json.gz", ".gz")
 HELP = (
@@ -54,6 +57,13 @@ def cached_event_file(path: Path) -> event_files.EventFile:
     """A bundled event file, parsed once per process and version (read-only for the sessions)."""
     stat = path.stat()
     return _read_cached(path, stat.st_mtime_ns, stat.st_size)
+
+
+def camera_moved(old: Any, new: Any) -> bool:
+    """Whether the camera position changed by more than rounding."""
+    if old is None or new is None:
+        return True
+    return math.dist(old, new) > CAMERA_STILL * max(math.hypot(*new), 1.0)
 
 
 @lru_cache(maxsize=8)
@@ -479,13 +489,19 @@ class EventDisplay:
         self.picker.pointThreshold = max(5.0, PICK_PIXELS * world_per_pixel)
 
     # ------------------------------------------------------------------ picking and mass
-    def _on_camera(self, _change: Any) -> None:
+    def _on_camera(self, change: Any) -> None:
         """The camera moved (orbit, zoom or preset)."""
-        self._camera_moved_at = time.monotonic()
+        if camera_moved(change.old, change.new):
+            self._camera_moved_at = time.monotonic()
         self._update_pick_threshold()
 
-    def _on_pick(self, _change: Any) -> None:
+    def _on_pick(self, change: Any) -> None:
         """A click in the 3D view: show the object under it; shift adds it to the selection."""
+        if tuple(change.new) == NO_PICK:
+            return
+        # The page only reports a pick that differs from the last: forget this one, so that
+        # clicking the same spot again is reported too.
+        self.picker.point = NO_PICK
         if time.monotonic() - self._camera_moved_at < DRAG_PICK_GAP_S:
             return
         picked = self.resolve_pick(self.picker.object, self.picker.index, self.picker.faceIndex)
