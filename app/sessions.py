@@ -99,25 +99,22 @@ def close_widgets(widgets: Iterable[Any]) -> int:
     return closed
 
 
-def drop_widget_kernel(document: Any) -> int:
+def drop_widget_kernel(document: Any) -> None:
     """Forget the widget kernel Panel made for a page and every comm opened through it.
 
     The kernel holds the page's document, and its comms stay registered with the process-wide
     comm manager even after their widgets closed: left there, every closed page (widgets,
-    document, models) would stay in memory. Returns how many comms were dropped.
+    document, models) would stay in memory.
     """
     import comm
     from panel.io.state import state
 
     kernel = state._ipykernels.pop(document, None)
     managers = [comm.get_comm_manager(), getattr(kernel, "comm_manager", None)]
-    dropped = 0
     for manager in filter(None, managers):
         for comm_id, channel in list(manager.comms.items()):
             if page_of(channel) is document:
                 manager.comms.pop(comm_id, None)
-                dropped += 1
-    return dropped
 
 
 def page_of(channel: Any) -> Any:

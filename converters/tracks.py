@@ -7,7 +7,7 @@ clockwise seen from +z. Outside the field region the track goes on in a straight
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import awkward as ak
 import numpy as np
@@ -102,11 +102,6 @@ class Helices:
         y = self.cy[track] + a * np.cos(phi)
         return np.stack([x, y, self.z0[track] + s * self.cot_theta[track]], axis=1)
 
-    def repeated(self, counts: np.ndarray) -> Helices:
-        """Each helix repeated `counts` times (one per point drawn), in one copy."""
-        table = np.stack([getattr(self, f.name) for f in fields(self)])
-        return Helices(*np.repeat(table, counts, axis=1))
-
 
 def propagate_flat(
     d0: np.ndarray,
@@ -147,7 +142,7 @@ def propagate_flat(
     # Every point on its track's helix; for tracks that go on, the last is then their exit.
     step = np.arange(int(counts.sum())) - np.repeat(ends - counts, counts)
     s = step * np.repeat(path / (on_helix - 1), counts)
-    points = helices.repeated(counts).at(s)
+    points = helices.at(s, np.repeat(np.arange(len(d0)), counts))
     points[ends[goes_on] - 1] = exits[goes_on]
     return points, counts
 

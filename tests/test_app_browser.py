@@ -11,9 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from screen import screen_coordinates
 
 from app.config import BUNDLED_DATA_DIR
-from app.display.camera import DEFAULT_VIEW, FIELD_OF_VIEW_DEG, preset_view
+from app.display.camera import DEFAULT_VIEW, preset_view
 from app.display.events import count_objects, event_number, list_event_files, read_event_file
 from app.display.objects3d import PICK_STEP_MM
 from app.display.physics import object_info
@@ -234,20 +235,11 @@ def test_unknown_file_in_url_is_refused_with_a_message(app_url, page):
     assert page.offsite_requests == []
 
 
-def screen_point(point: np.ndarray, box: dict) -> tuple[float, float]:
-    """Where a point (mm) appears on the canvas `box` in the default 3D view."""
-    width, height = CANVAS_SIZE
-    eye, up = (np.asarray(v, dtype=float) for v in preset_view(DEFAULT_VIEW, width / height))
-    forward = -eye / np.linalg.norm(eye)  # the camera looks at the collision point
-    right = np.cross(forward, up)
-    right /= np.linalg.norm(right)
-    upward = np.cross(right, forward)
-    relative = point - eye
-    focal = 1.0 / np.tan(np.radians(FIELD_OF_VIEW_DEG) / 2.0)
-    depth = relative @ forward
-    x = focal * (relative @ right) / depth / (width / height)
-    y = focal * (relative @ upward) / depth
-    return (x + 1.0) / 2.0 * box["width"], (1.0 - y) / 2.0 * box["height"]
+def screen_points(points: np.ndarray, box: dict) -> np.ndarray:
+    """Where points (N, 3) in mm appear on the canvas `box` in the default 3D view (N, 2)."""
+    aspect = CANVAS_SIZE[0] / CANVAS_SIZE[1]
+    x, y = screen_coordinates(points, *preset_view(DEFAULT_VIEW, aspect), aspect)
+    return np.stack([(x + 1.0) / 2.0 * box["width"], (1.0 - y) / 2.0 * box["height"]], axis=1)
 
 
 def clear_spot_on_a_track(event: dict, box: dict) -> tuple[tuple[float, float], str]:
@@ -261,7 +253,7 @@ def clear_spot_on_a_track(event: dict, box: dict) -> tuple[tuple[float, float], 
     samples = [
         sample_segments(layer.segments, layer.segment_owner, PICK_STEP_MM) for layer in layers
     ]
-    screen = [np.array([screen_point(p, box) for p in points]) for points, _ in samples]
+    screen = [screen_points(points, box) for points, _ in samples]
     where = np.concatenate([np.full(len(owner), n) for n, (_, owner) in enumerate(samples)])
     owners = np.concatenate([owner for _, owner in samples])
     everything = np.concatenate(screen)

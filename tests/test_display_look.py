@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
+from screen import screen_coordinates
 
 from app.display import shapes
 from app.display.camera import (
-    FIELD_OF_VIEW_DEG,
     VIEW_DIRECTIONS,
     cylinder_rims,
     framed_extent,
@@ -21,22 +19,6 @@ from app.display.style import EVENT_RENDER_ORDER, lighter
 from geometry.shapes import shell
 
 ASPECT = 720 / 560
-
-
-def screen_coordinates(
-    points: np.ndarray, position: tuple, up: tuple, aspect: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Where points land on a camera looking at the origin: -1..1 across each axis of the view."""
-    eye = np.asarray(position, dtype=np.float64)
-    forward = -eye / np.linalg.norm(eye)
-    right = np.cross(forward, up)
-    right /= np.linalg.norm(right)
-    true_up = np.cross(right, forward)
-    depth = (points - eye) @ forward
-    half_height = math.tan(math.radians(FIELD_OF_VIEW_DEG) / 2.0)
-    x = ((points - eye) @ right) / depth / (half_height * aspect)
-    y = ((points - eye) @ true_up) / depth / half_height
-    return x, y
 
 
 @pytest.fixture(scope="module")

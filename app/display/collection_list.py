@@ -34,13 +34,17 @@ def collection_list_class() -> type:
 
         _esm = COLLECTION_LIST_JS
 
+        def __init__(self, **params: Any) -> None:
+            super().__init__(**params)
+            self._rows_by_key = {row["key"]: row for row in self.rows}
+
         def add(self, layers: Iterable[Layer]) -> None:
             """Rows for the collections not listed yet, with their start-up choices."""
-            known = {row["key"] for row in self.rows}
-            new = [layer for layer in layers if layer.key not in known]
+            new = [layer for layer in layers if layer.key not in self._rows_by_key]
             if not new:
                 return
             rows = [collection_row(layer) for layer in new]
+            self._rows_by_key.update((row["key"], row) for row in rows)
             self.param.update(
                 rows=[*self.rows, *rows],
                 shown={**self.shown, **{layer.key: shown_by_default(layer) for layer in new}},
@@ -53,7 +57,7 @@ def collection_list_class() -> type:
 
         def cut(self, key: str) -> float:
             """Collection `key`'s lower cut in GeV, within its slider's range."""
-            row = next((row for row in self.rows if row["key"] == key), None)
+            row = self._rows_by_key.get(key)
             if row is None or not row["cut_label"]:
                 return 0.0
             value = self.cuts.get(key)

@@ -373,7 +373,7 @@ def jet_axes(layer: Layer) -> tuple[np.ndarray, np.ndarray]:
 
 @dataclass(frozen=True)
 class DetectorPart:
-    """One detector mesh as read-only arrays shared by every session of the process."""
+    """One detector mesh (the parts drawn alike, merged) as arrays shared by every session."""
 
     name: str
     system: str

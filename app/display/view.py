@@ -356,7 +356,7 @@ class EventDisplay:
             self.clear_alert()
 
     def _show_event_text(self, key: str, event: dict) -> None:
-        """Metadata, list position, labels, download name and URL of the shown event."""
+        """Metadata, list position, labels and URL of the shown event."""
         import panel as pn
 
         assert self.file is not None
