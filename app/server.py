@@ -19,7 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from app.config import BUNDLED_DATA_DIR, AppConfig
-from app.sessions import SESSIONS, free_page, on_session_end
+from app.sessions import (
+    SESSIONS,
+    free_page,
+    on_session_end,
+    set_aside_after_this_change,
+    set_aside_live_objects,
+)
 from converters.errors import EventLabError
 
 DEFAULT_PORT = 5006
@@ -289,6 +295,8 @@ def create_app(config: AppConfig) -> Any:
         holder = tabs.objects[index]
         if not holder.objects:
             holder.objects = [builders[index]()]
+            if pn.state.curdoc is not None:
+                set_aside_after_this_change(pn.state.curdoc)
 
     fill(tabs.active)
     tabs.param.watch(lambda event: fill(event.new), "active")
@@ -304,6 +312,17 @@ def die_with_parent() -> None:
     with contextlib.suppress(OSError, AttributeError, TypeError):
         libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def skip_document_checks() -> None:
+    """Do not run Bokeh's integrity checks on every new page's document.
+
+    They are aids for writing layouts (warnings such as an empty column, which the tab that is
+    not built yet is) and cost 10-40 ms of each page open; Bokeh documents this switch for speed.
+    """
+    from bokeh.settings import settings
+
+    settings.perform_document_validation.set_value(False)
 
 
 def send_websocket_frames_at_once() -> None:
@@ -347,10 +366,14 @@ def start_server(
     import panel as pn
 
     send_websocket_frames_at_once()
+    skip_document_checks()
     warm_up(config)
+    set_aside_live_objects()
     if num_procs != 1:
         forget_event_loop()
-        os.register_at_fork(after_in_child=die_with_parent)
+        # What the server built since is set aside too: workers start with nothing to scan, and
+        # the collector does not touch (and so copy) the memory they share with this process.
+        os.register_at_fork(before=set_aside_live_objects, after_in_child=die_with_parent)
     handler, handler_args = health_handler(config)
     return pn.serve(
         {"/": lambda: create_app(config)},

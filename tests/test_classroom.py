@@ -233,12 +233,13 @@ def open_and_release_page() -> Any:
     from panel.io.state import set_curdoc
     from tornado.ioloop import IOLoop
 
-    from app.sessions import page_of, release_session
+    from app.sessions import page_of, release_session, set_aside_live_objects
 
     IOLoop.current()  # the server's loop exists before any page (made later, it would hold one)
     document = Document()
     with set_curdoc(document):
         widgets = [three.Mesh(three.BufferGeometry(), three.MeshBasicMaterial()) for _ in range(3)]
+    set_aside_live_objects()  # as the server does once a page is built
     registered = comm.get_comm_manager().comms
     assert sum(page_of(channel) is document for channel in registered.values()) == 9
     document.callbacks.destroy()  # as Bokeh does when the tab closes: closing messages fail
@@ -254,4 +255,30 @@ def test_a_released_page_leaves_nothing_behind():
     first = open_and_release_page()
     open_and_release_page()  # Panel keeps the latest page's widget kernel in a class attribute
     gc.collect()
+    assert gc.get_freeze_count() == 0, "a closed page's objects are still set aside"
     assert first() is None, "the closed page's document is still referenced"
+
+
+def test_a_built_page_is_set_aside_from_full_collections():
+    """Once a page's tab is built, its objects (and everything older) skip full collections."""
+    import gc
+
+    from bokeh.document import Document
+    from bokeh.server.callbacks import NextTickCallback
+    from panel.io.state import set_curdoc
+
+    from app.config import AppConfig
+    from app.server import create_app
+
+    document = Document()
+    with set_curdoc(document):
+        create_app(AppConfig())
+    gc.unfreeze()
+    later = [c for c in document.session_callbacks if isinstance(c, NextTickCallback)]
+    assert later, "building the page scheduled nothing"
+    for callback in later:
+        callback.callback()
+    try:
+        assert gc.get_freeze_count() > 10_000
+    finally:
+        gc.unfreeze()
