@@ -21,6 +21,7 @@ from typing import Any
 
 LOG = logging.getLogger(__name__)
 MAX_WIDGETS = 200_000  # bound on one walk of a widget graph
+COLLECTION_OWED = threading.Event()  # a page closed since live objects were last set aside
 
 
 class SessionCounter:
@@ -139,10 +140,19 @@ def set_aside_live_objects() -> None:
     A full pass visits every tracked object: with a class's pages open that is about a million
     (some 30 thousand per page), a 0.1-0.5 s stall of everything the process serves, several
     times while the pages open. Libraries and open pages live until the server ends or their tab
-    closes, so those passes find nothing in them. `release_session` hands them back; garbage set
-    aside with them (objects a page has since replaced) waits for that too.
+    closes, so those passes find nothing in them. When a page has closed since the last time, its
+    garbage is collected first: set aside, it would never be.
     """
+    if COLLECTION_OWED.is_set():
+        COLLECTION_OWED.clear()
+        gc.collect()
     gc.freeze()
+
+
+def hand_back_set_aside() -> None:
+    """Return set-aside objects to the collector: a page closed, so some of them are garbage."""
+    gc.unfreeze()
+    COLLECTION_OWED.set()
 
 
 def set_aside_after_this_change(document: Any) -> None:
@@ -151,12 +161,8 @@ def set_aside_after_this_change(document: Any) -> None:
 
 
 def release_session(document: Any, roots: Callable[[], Iterable[Any]]) -> int:
-    """Free one ended session (see `free_page`) and stop counting it.
-
-    Set-aside objects go back to the collector first, so that the full pass Panel runs after a
-    page is destroyed can reclaim this one; the next page built sets the live ones aside again.
-    """
-    gc.unfreeze()
+    """Free one ended session (see `free_page`) and stop counting it."""
+    hand_back_set_aside()
     try:
         closed = free_page(document, roots())
     finally:

@@ -222,10 +222,8 @@ def test_a_page_that_never_reports_loaded_does_not_keep_the_server_busy():
         stop_app(process)
 
 
-def open_and_release_page() -> Any:
-    """A page with a few 3D widgets, released as when its tab closes; a weak reference to it."""
-    import weakref
-
+def open_page() -> tuple[Any, list]:
+    """A page with a few 3D widgets, set aside from full collections as the server does."""
     import comm
     import panel.io.ipywidget  # noqa: F401  (gives each page's widgets their comms)
     import pythreejs as three
@@ -233,30 +231,43 @@ def open_and_release_page() -> Any:
     from panel.io.state import set_curdoc
     from tornado.ioloop import IOLoop
 
-    from app.sessions import page_of, release_session, set_aside_live_objects
+    from app.sessions import page_of, set_aside_live_objects
 
     IOLoop.current()  # the server's loop exists before any page (made later, it would hold one)
     document = Document()
     with set_curdoc(document):
         widgets = [three.Mesh(three.BufferGeometry(), three.MeshBasicMaterial()) for _ in range(3)]
-    set_aside_live_objects()  # as the server does once a page is built
+    set_aside_live_objects()
     registered = comm.get_comm_manager().comms
     assert sum(page_of(channel) is document for channel in registered.values()) == 9
+    return document, widgets
+
+
+def release_page(document: Any, widgets: list) -> Any:
+    """Release a page as when its tab closes; a weak reference to its document."""
+    import weakref
+
+    import comm
+
+    from app.sessions import page_of, release_session
+
     document.callbacks.destroy()  # as Bokeh does when the tab closes: closing messages fail
     release_session(document, lambda: widgets)
+    registered = comm.get_comm_manager().comms
     assert not any(page_of(channel) is document for channel in registered.values())
     return weakref.ref(document)
 
 
 def test_a_released_page_leaves_nothing_behind():
-    """Closing a page frees its widgets' comms, so its document and widgets can be collected."""
+    """Closing a page frees its widgets' comms and hands back what was set aside, so its document
+    and widgets are collected at the latest when the next page is set aside."""
     import gc
 
-    first = open_and_release_page()
-    open_and_release_page()  # Panel keeps the latest page's widget kernel in a class attribute
-    gc.collect()
-    assert gc.get_freeze_count() == 0, "a closed page's objects are still set aside"
+    first = release_page(*open_page())
+    second = open_page()  # Panel keeps the latest page's widget kernel in a class attribute
     assert first() is None, "the closed page's document is still referenced"
+    release_page(*second)
+    assert gc.get_freeze_count() == 0, "a closed page's objects are still set aside"
 
 
 def test_a_built_page_is_set_aside_from_full_collections():
