@@ -3,7 +3,10 @@
 Each user is a client of the Bokeh websocket protocol (what the page itself speaks): it opens a
 session, changes widget values in its copy of the page as a student would, and times how long
 the server takes to send back the resulting change. The users are spread over several client
-processes, as every student has a browser of their own. The server runs as `eventlab serve` in
+processes, as every student has a browser of their own. Opening a page is timed twice: until this
+client has built the page's models, and, as "(arrived)", until the server's page had arrived
+(what the server alone takes; a browser then builds the page on the student's own computer,
+where these clients share the server's CPUs). The server runs as `eventlab serve` in
 its own process on a loopback port; its memory (resident, summed over its processes) is read
 from /proc before, with every session open, and after they closed.
 
@@ -43,6 +46,7 @@ RELEASE_WAIT_S = 60.0
 CUT = "n_leptons >= 2 & lep1_pt > 25"
 BINS = 24
 ACTIONS = ("open", "next event", "histogram page", "cut", "re-bin")
+ARRIVED = " (arrived)"  # an opening timed until the page's document arrived, before it was built
 
 
 class ActionFailed(Exception):
@@ -125,9 +129,11 @@ def load_client_models() -> None:
     collection_list().get_root()
 
 
-def open_session(url: str, arguments: dict[str, str] | None = None) -> Any:
+def open_session(url: str, arguments: dict[str, str] | None = None) -> tuple[Any, float]:
     """Open a page as a browser does: pull the session, then say the document is ready.
 
+    Returns the session and when (perf_counter) the server's document arrived, before this client
+    built its models from it (a browser builds its own, on the student's computer).
     Browsers send every websocket frame at once (TCP_NODELAY), so this client does too.
     Panel holds back some updates (HoloViews plot refreshes among them, which retry on every tick)
     until the page reports `document_ready`; a client that never does keeps the server busy.
@@ -138,10 +144,23 @@ def open_session(url: str, arguments: dict[str, str] | None = None) -> Any:
 
     session = ClientSession(websocket_url=websocket_url_for_server_url(url), arguments=arguments)
     session.connect()
-    session._connection._socket._socket.protocol.set_nodelay(True)  # the tornado websocket
-    session.pull()
+    connection = session._connection
+    connection._socket._socket.protocol.set_nodelay(True)  # the tornado websocket
+    arrivals: list[float] = []
+    ask = connection._send_message_wait_for_reply
+
+    def ask_and_note_arrival(message: Any) -> Any:
+        reply = ask(message)
+        arrivals.append(time.perf_counter())
+        return reply
+
+    connection._send_message_wait_for_reply = ask_and_note_arrival
+    try:
+        session.pull()
+    finally:
+        connection._send_message_wait_for_reply = ask
     session.document.callbacks.send_event(DocumentReady())
-    return session
+    return session, arrivals[-1]
 
 
 def find_model(document: Any, test: Callable[[Any], bool], what: str) -> Any:
@@ -193,9 +212,17 @@ class User:
         run()
         self.timings[action].append(time.perf_counter() - started)
 
+    def open_page(self, action: str, arguments: dict[str, str] | None = None) -> Any:
+        """Open a page, timed until it is built here and, as `action (arrived)`, until it came."""
+        started = time.perf_counter()
+        session, arrived = open_session(self.url, arguments)
+        self.timings[action].append(time.perf_counter() - started)
+        self.timings[action + ARRIVED].append(arrived - started)
+        return session
+
     def open(self) -> None:
         """Open the page (the server builds this user's session)."""
-        self.session = open_session(self.url)
+        self.session = self.open_page("open")
 
     def step_events(self) -> None:
         """Choose the next event in the event list, `events` times."""
@@ -220,11 +247,7 @@ class User:
     def histogram(self) -> None:
         """Open a histogram link (it opens on the Histograms tab), type a cut, then re-bin."""
 
-        def open_link() -> None:
-            self.histogram_session = open_session(self.url, {"h_bins": "50"})
-
-        self.timed("histogram page", open_link)
-        session = self.histogram_session
+        session = self.histogram_session = self.open_page("histogram page", {"h_bins": "50"})
         document = session.document
         link = find_model(
             document, lambda m: getattr(m, "title", None) == "Link to this plot", "link box"
@@ -256,7 +279,7 @@ class User:
         """Open, step through the events and make a histogram; errors are counted, not raised."""
         try:
             time.sleep(self.delay)
-            self.timed("open", self.open)
+            self.open()
             self.step_events()
             self.histogram()
         except Exception as error:  # a benchmark counts failures, it does not stop at one
@@ -396,12 +419,12 @@ def main(argv: list[str] | None = None) -> int:
         f" ({args.think:g} s looking at each) in {len(clients)} client processes, server "
         f"with {args.num_procs} process(es), {os.cpu_count()} CPUs, {elapsed:.1f} s in all"
     )
-    print(f"{'action':<14} {'count':>6} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
-    for action in ACTIONS:
-        values = timings.get(action, [])
+    print(f"{'action':<24} {'count':>6} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
+    for row in (name for action in ACTIONS for name in (action, action + ARRIVED)):
+        values = timings.get(row, [])
         if values:
             print(
-                f"{action:<14} {len(values):>6} {1e3 * statistics.median(values):>8.0f} "
+                f"{row:<24} {len(values):>6} {1e3 * statistics.median(values):>8.0f} "
                 f"{1e3 * percentile(values, 0.95):>8.0f} {1e3 * max(values):>8.0f}"
             )
     print(
