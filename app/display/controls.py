@@ -89,9 +89,9 @@ def detector_control(
     """A detector group's toggle and opacity slider."""
     import panel as pn
 
-    toggle = pn.widgets.Checkbox(name=group, value=visible, width=130, margin=(8, 5))
+    toggle = pn.widgets.Checkbox(label=group, value=visible, width=130, margin=(8, 5))
     slider = pn.widgets.FloatSlider(
-        name="", start=0.0, end=1.0, step=0.01, value=opacity, width=150, margin=(0, 5)
+        label="", start=0.0, end=1.0, step=0.01, value=opacity, width=150, margin=(0, 5)
     )
     toggle.param.watch(lambda event: on_toggle(group, event.new), "value")
     slider.param.watch(lambda event: on_opacity(group, event.new), "value_throttled")

@@ -145,7 +145,7 @@ class EventDisplay:
         import panel as pn
 
         self.alert = pn.pane.Alert("", alert_type="danger", visible=False, width=CANVAS_SIZE[0])
-        self.file_select = pn.widgets.Select(name="Event file", options=[], width=280)
+        self.file_select = pn.widgets.Select(label="Event file", options=[], width=280)
         self.file_select.param.watch(self._on_file_select, "value")
         self.upload = pn.widgets.FileDropper(
             multiple=False,
@@ -155,40 +155,40 @@ class EventDisplay:
             layout="compact",
         )
         self.upload.param.watch(self._on_upload, "value")
-        self.previous_button = pn.widgets.Button(name="◀ Previous", width=88)
-        self.next_button = pn.widgets.Button(name="Next ▶", width=88, button_type="primary")
-        self.random_button = pn.widgets.Button(name="Random", width=80)
+        self.previous_button = pn.widgets.Button(label="◀ Previous", width=88)
+        self.next_button = pn.widgets.Button(label="Next ▶", width=88, color="primary")
+        self.random_button = pn.widgets.Button(label="Random", width=80)
         self.previous_button.on_click(lambda _event: self.step(-1))
         self.next_button.on_click(lambda _event: self.step(1))
         self.random_button.on_click(lambda _event: self.random_event())
         self.jump = pn.widgets.TextInput(
-            name="Go to event number", placeholder="event number, then Enter", width=280
+            label="Go to event number", placeholder="event number, then Enter", width=280
         )
         self.jump.param.watch(self._on_jump, "value")
         self.position_label = pn.pane.HTML("", width=280, margin=(0, 10))
-        self.event_list = pn.widgets.Select(name="Events", options={}, size=12, width=280)
+        self.event_list = pn.widgets.Select(label="Events", options={}, size=12, width=280)
         self.event_list.param.watch(self._on_list, "value")
         self.metadata = pn.pane.HTML("", width=280)
         self.bridge = browser_bridge(self._on_browser_action)
 
         self.view_buttons = pn.widgets.RadioButtonGroup(
-            options=list(VIEWS), value=DEFAULT_VIEW, button_type="default"
+            options=list(VIEWS), value=DEFAULT_VIEW, color="default"
         )
         self.view_buttons.param.watch(lambda event: self.set_view(event.new), "value")
-        self.reset_button = pn.widgets.Button(name="Reset view", width=95)
+        self.reset_button = pn.widgets.Button(label="Reset view", width=95)
         self.reset_button.on_click(lambda _event: self.reset_view())
         self.color_mode = pn.widgets.RadioButtonGroup(
-            name="Colour tracks by", options=["charge", "collection"], value="charge"
+            label="Colour tracks by", options=["charge", "collection"], value="charge"
         )
         self.color_mode.param.watch(lambda _event: self.redraw(), "value")
         self.download = pn.widgets.FileDownload(
             callback=self._event_download,
             filename="event.json",
             label="Download event (JSON)",
-            button_type="default",
+            color="default",
             width=190,
         )
-        self.screenshot_button = pn.widgets.Button(name="Screenshot (PNG)", width=140)
+        self.screenshot_button = pn.widgets.Button(label="Screenshot (PNG)", width=140)
         self.screenshot_button.on_click(lambda _event: self.take_screenshot())
         self.canvas = local_widget_pane(
             self.renderer,
@@ -201,9 +201,9 @@ class EventDisplay:
         self.notes = pn.pane.HTML("", width=CANVAS_SIZE[0], styles={"color": "#666"})
 
         self.info = pn.pane.HTML(self._info_html(), width=310)
-        self.add_button = pn.widgets.Button(name="Add to invariant mass", width=170, disabled=True)
+        self.add_button = pn.widgets.Button(label="Add to invariant mass", width=170, disabled=True)
         self.add_button.on_click(lambda _event: self.add_focus_to_selection())
-        self.clear_button = pn.widgets.Button(name="Clear", width=70)
+        self.clear_button = pn.widgets.Button(label="Clear", width=70)
         self.clear_button.on_click(lambda _event: self.clear_selection())
         self.selection_view = pn.pane.HTML(self._selection_html(), width=310)
         self.collection_list = collection_list(margin=(0, 5))
