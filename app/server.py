@@ -22,9 +22,9 @@ from app.config import BUNDLED_DATA_DIR, AppConfig
 from app.sessions import (
     SESSIONS,
     free_page,
+    freeze_after_this_change,
+    freeze_live_objects,
     on_session_end,
-    set_aside_after_this_change,
-    set_aside_live_objects,
 )
 from converters.errors import EventLabError
 
@@ -296,7 +296,7 @@ def create_app(config: AppConfig) -> Any:
         if not holder.objects:
             holder.objects = [builders[index]()]
             if pn.state.curdoc is not None:
-                set_aside_after_this_change(pn.state.curdoc)
+                freeze_after_this_change(pn.state.curdoc)
 
     fill(tabs.active)
     tabs.param.watch(lambda event: fill(event.new), "active")
@@ -319,6 +319,7 @@ def skip_document_checks() -> None:
 
     They are aids for writing layouts (warnings such as an empty column, which the tab that is
     not built yet is) and cost 10-40 ms of each page open; Bokeh documents this switch for speed.
+    The tests build pages without it, so the checks still run there.
     """
     from bokeh.settings import settings
 
@@ -368,12 +369,12 @@ def start_server(
     send_websocket_frames_at_once()
     skip_document_checks()
     warm_up(config)
-    set_aside_live_objects()
+    freeze_live_objects()
     if num_procs != 1:
         forget_event_loop()
-        # What the server built since is set aside too: workers start with nothing to scan, and
-        # the collector does not touch (and so copy) the memory they share with this process.
-        os.register_at_fork(before=set_aside_live_objects, after_in_child=die_with_parent)
+        # Workers start with everything frozen, so also what the server built since: no full
+        # pass visits (and so copies) the memory they share with this process until a page closes.
+        os.register_at_fork(before=freeze_live_objects, after_in_child=die_with_parent)
     handler, handler_args = health_handler(config)
     return pn.serve(
         {"/": lambda: create_app(config)},

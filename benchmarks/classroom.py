@@ -5,8 +5,8 @@ session, changes widget values in its copy of the page as a student would, and t
 the server takes to send back the resulting change. The users are spread over several client
 processes, as every student has a browser of their own. Opening a page is timed twice: until this
 client has built the page's models, and, as "(arrived)", until the server's page had arrived
-(what the server alone takes; a browser then builds the page on the student's own computer,
-where these clients share the server's CPUs). The server runs as `eventlab serve` in
+and its JSON was read, before the models were built (a browser builds them on the student's own
+computer, where these clients share the server's CPUs). The server runs as `eventlab serve` in
 its own process on a loopback port; its memory (resident, summed over its processes) is read
 from /proc before, with every session open, and after they closed.
 
@@ -132,8 +132,8 @@ def load_client_models() -> None:
 def open_session(url: str, arguments: dict[str, str] | None = None) -> tuple[Any, float]:
     """Open a page as a browser does: pull the session, then say the document is ready.
 
-    Returns the session and when (perf_counter) the server's document arrived, before this client
-    built its models from it (a browser builds its own, on the student's computer).
+    Returns the session and when (perf_counter) the server's document had arrived and its JSON
+    was read, before this client built its models from it (a browser builds its own).
     Browsers send every websocket frame at once (TCP_NODELAY), so this client does too.
     Panel holds back some updates (HoloViews plot refreshes among them, which retry on every tick)
     until the page reports `document_ready`; a client that never does keeps the server busy.

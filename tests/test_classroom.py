@@ -222,8 +222,20 @@ def test_a_page_that_never_reports_loaded_does_not_keep_the_server_busy():
         stop_app(process)
 
 
+@pytest.fixture
+def collector():
+    """The garbage collector as tests found it: nothing frozen, no freeze pending, afterwards."""
+    import gc
+
+    from app.sessions import REFREEZE
+
+    yield gc
+    REFREEZE.cancel()
+    gc.unfreeze()
+
+
 def open_page() -> tuple[Any, list]:
-    """A page with a few 3D widgets, set aside from full collections as the server does."""
+    """A page with a few 3D widgets, frozen out of full collections as the server does."""
     import comm
     import panel.io.ipywidget  # noqa: F401  (gives each page's widgets their comms)
     import pythreejs as three
@@ -231,13 +243,13 @@ def open_page() -> tuple[Any, list]:
     from panel.io.state import set_curdoc
     from tornado.ioloop import IOLoop
 
-    from app.sessions import page_of, set_aside_live_objects
+    from app.sessions import freeze_live_objects, page_of
 
     IOLoop.current()  # the server's loop exists before any page (made later, it would hold one)
     document = Document()
     with set_curdoc(document):
         widgets = [three.Mesh(three.BufferGeometry(), three.MeshBasicMaterial()) for _ in range(3)]
-    set_aside_live_objects()
+    freeze_live_objects()
     registered = comm.get_comm_manager().comms
     assert sum(page_of(channel) is document for channel in registered.values()) == 9
     return document, widgets
@@ -258,38 +270,57 @@ def release_page(document: Any, widgets: list) -> Any:
     return weakref.ref(document)
 
 
-def test_a_released_page_leaves_nothing_behind():
-    """Closing a page frees its widgets' comms and hands back what was set aside, so its document
-    and widgets are collected at the latest when the next page is set aside."""
-    import gc
-
+def test_a_released_page_leaves_nothing_behind(collector):
+    """Closing a page frees its widgets' comms and unfreezes it, so its document and widgets are
+    collected, at the latest before the next page is frozen."""
     first = release_page(*open_page())
+    assert collector.get_freeze_count() == 0
     second = open_page()  # Panel keeps the latest page's widget kernel in a class attribute
     assert first() is None, "the closed page's document is still referenced"
     release_page(*second)
-    assert gc.get_freeze_count() == 0, "a closed page's objects are still set aside"
 
 
-def test_a_built_page_is_set_aside_from_full_collections():
-    """Once a page's tab is built, its objects (and everything older) skip full collections."""
-    import gc
+def test_live_objects_are_frozen_again_soon_after_a_page_closes(collector, monkeypatch):
+    import asyncio
 
+    from tornado.ioloop import IOLoop
+
+    from app.sessions import REFREEZE
+
+    monkeypatch.setattr(REFREEZE, "delay_s", 0.05)
+    release_page(*open_page())
+    assert collector.get_freeze_count() == 0
+    IOLoop.current().run_sync(lambda: asyncio.sleep(0.3))
+    assert collector.get_freeze_count() > 0
+
+
+def test_each_built_tab_is_frozen_out_of_full_collections(collector, monkeypatch):
     from bokeh.document import Document
-    from bokeh.server.callbacks import NextTickCallback
     from panel.io.state import set_curdoc
 
+    import app.sessions
     from app.config import AppConfig
     from app.server import create_app
 
+    froze = []
+    freeze = app.sessions.freeze_live_objects
+    monkeypatch.setattr(app.sessions, "freeze_live_objects", lambda: froze.append(freeze()))
+
+    def run_scheduled() -> None:
+        callbacks = list(document.session_callbacks)
+        for callback in callbacks:
+            document.remove_next_tick_callback(callback)
+            callback.callback()
+
     document = Document()
     with set_curdoc(document):
-        create_app(AppConfig())
-    gc.unfreeze()
-    later = [c for c in document.session_callbacks if isinstance(c, NextTickCallback)]
-    assert later, "building the page scheduled nothing"
-    for callback in later:
-        callback.callback()
-    try:
-        assert gc.get_freeze_count() > 10_000
-    finally:
-        gc.unfreeze()
+        tabs = create_app(AppConfig())
+        collector.unfreeze()
+        run_scheduled()
+        assert len(froze) == 1
+        assert not any(tracked is tabs for tracked in collector.get_objects()), "not frozen"
+        tabs.active = 1  # the Histograms tab is built when first shown
+        run_scheduled()
+        assert len(froze) == 2
+    tab = tabs.objects[1].objects[0]
+    assert not any(tracked is tab for tracked in collector.get_objects())
