@@ -281,17 +281,28 @@ def test_a_released_page_leaves_nothing_behind(collector):
 
 
 def test_live_objects_are_frozen_again_soon_after_a_page_closes(collector, monkeypatch):
+    """In a thread with an event loop of its own: the browser tests' loop runs in this one."""
     import asyncio
-
-    from tornado.ioloop import IOLoop
 
     from app.sessions import REFREEZE
 
     monkeypatch.setattr(REFREEZE, "delay_s", 0.05)
-    release_page(*open_page())
-    assert collector.get_freeze_count() == 0
-    IOLoop.current().run_sync(lambda: asyncio.sleep(0.3))
-    assert collector.get_freeze_count() > 0
+
+    def close_page_and_wait() -> tuple[int, int]:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        try:
+            release_page(*open_page())
+            unfrozen = collector.get_freeze_count()
+            loop.run_until_complete(asyncio.sleep(0.3))
+            return unfrozen, collector.get_freeze_count()
+        finally:
+            loop.close()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        unfrozen, refrozen = pool.submit(close_page_and_wait).result(timeout=60)
+    assert unfrozen == 0
+    assert refrozen > 0
 
 
 def test_each_built_tab_is_frozen_out_of_full_collections(collector, monkeypatch):
