@@ -8,8 +8,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import ctypes
-import ctypes.util
 import json
 import logging
 import os
@@ -21,6 +19,7 @@ from typing import Any
 from app.config import BUNDLED_DATA_DIR, AppConfig
 from app.sessions import (
     SESSIONS,
+    c_library,
     free_page,
     freeze_after_this_change,
     freeze_live_objects,
@@ -310,8 +309,7 @@ def die_with_parent() -> None:
     serving on. Linux only; elsewhere the workers have to be stopped with their process group.
     """
     with contextlib.suppress(OSError, AttributeError, TypeError):
-        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        c_library().prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def skip_document_checks() -> None:

@@ -17,6 +17,7 @@ import gc
 import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from functools import lru_cache
 from typing import Any
 
 LOG = logging.getLogger(__name__)
@@ -211,11 +212,16 @@ def on_session_end(roots: Callable[[], Iterable[Any]]) -> None:
     pn.state.on_session_destroyed(released)
 
 
+@lru_cache(maxsize=1)
+def c_library() -> Any:
+    """The C library, loaded once (finding it runs a program); OSError or TypeError if none."""
+    return ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+
+
 def trim_memory() -> None:
     """Give freed heap memory back to the system (glibc only; elsewhere nothing happens)."""
-    name = ctypes.util.find_library("c")
     with contextlib.suppress(OSError, AttributeError, TypeError):
-        ctypes.CDLL(name).malloc_trim(0)
+        c_library().malloc_trim(0)
 
 
 def process_rss_mb(pid: int | str = "self") -> float:

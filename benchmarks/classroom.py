@@ -78,16 +78,21 @@ def start_server(port: int, num_procs: int) -> subprocess.Popen:
     raise SystemExit("the server did not start within 120 s")
 
 
+def process_stat(pid: int | str) -> list[str]:
+    """The fields of /proc/PID/stat after the command name (state first); OSError if gone."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
 def server_pids(root: int) -> list[int]:
     """The server process and its worker processes."""
     pids = [root]
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                parent = int(process_stat(entry.name)[1])
             except OSError:
                 continue
-            if int(fields[1]) == root:
+            if parent == root:
                 pids.append(int(entry.name))
     return pids
 
@@ -103,7 +108,7 @@ def server_cpu_seconds(root: int) -> float:
     total = 0.0
     for pid in server_pids(root):
         with contextlib.suppress(OSError):
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            fields = process_stat(pid)
             total += (int(fields[11]) + int(fields[12])) / ticks
     return total
 

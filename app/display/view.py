@@ -9,7 +9,6 @@ import math
 import random
 import tempfile
 import time
-from functools import lru_cache
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ from app.display.offline import local_widget_pane
 from app.display.physics import can_add_to_mass, invariant_mass, object_info
 from app.display.scene import EventScene, Layer, build_scene
 from app.display.style import BACKGROUND, object_colors
+from app.file_cache import once_per_version
 from converters.errors import EventLabError
 
 LOG = logging.getLogger(__name__)
@@ -53,10 +53,8 @@ HELP = (
 )
 
 
-def cached_event_file(path: Path) -> event_files.EventFile:
-    """A bundled event file, parsed once per process and version (read-only for the sessions)."""
-    stat = path.stat()
-    return _read_cached(path, stat.st_mtime_ns, stat.st_size)
+# A bundled event file, parsed once per process and version (read-only for the sessions).
+read_bundled_file = once_per_version(maxsize=8)(event_files.read_event_file)
 
 
 def camera_moved(old: Any, new: Any) -> bool:
@@ -64,12 +62,6 @@ def camera_moved(old: Any, new: Any) -> bool:
     if old is None or new is None:
         return True
     return math.dist(old, new) > CAMERA_STILL * max(math.hypot(*new), 1.0)
-
-
-@lru_cache(maxsize=8)
-def _read_cached(path: Path, _mtime: int, _size: int) -> event_files.EventFile:
-    """Parse `path`; the cache key includes its modification time and size."""
-    return event_files.read_event_file(path)
 
 
 class EventDisplay:
@@ -171,9 +163,7 @@ class EventDisplay:
         self.metadata = pn.pane.HTML("", width=280)
         self.bridge = browser_bridge(self._on_browser_action)
 
-        self.view_buttons = pn.widgets.RadioButtonGroup(
-            options=list(VIEWS), value=DEFAULT_VIEW, color="default"
-        )
+        self.view_buttons = pn.widgets.RadioButtonGroup(options=list(VIEWS), value=DEFAULT_VIEW)
         self.view_buttons.param.watch(lambda event: self.set_view(event.new), "value")
         self.reset_button = pn.widgets.Button(label="Reset view", width=95)
         self.reset_button.on_click(lambda _event: self.reset_view())
@@ -185,7 +175,6 @@ class EventDisplay:
             callback=self._event_download,
             filename="event.json",
             label="Download event (JSON)",
-            color="default",
             width=190,
         )
         self.screenshot_button = pn.widgets.Button(label="Screenshot (PNG)", width=140)
@@ -313,7 +302,7 @@ class EventDisplay:
     def open_bundled(self, name: str) -> None:
         """Open a bundled file by name (only names found in the data folders are accepted)."""
         path = event_files.resolve_event_file(name, self.config.data_dirs)
-        self.set_file(cached_event_file(path))
+        self.set_file(read_bundled_file(path))
 
     def set_file(self, file: event_files.EventFile, position: int = 0) -> None:
         """Show `file`, at event `position`."""

@@ -5,12 +5,12 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from app.file_cache import once_per_version
 from app.histogram.errors import ExerciseError
 from app.histogram.fitting import BACKGROUNDS, SIGNALS
 
@@ -108,18 +108,17 @@ def discover_exercises(folders: tuple[Path, ...]) -> tuple[list[Exercise], list[
 def load_exercise(path: Path) -> Exercise:
     """Read and validate one exercise file (once per version of it: every page lists them)."""
     try:
-        stat = path.stat()
+        return read_exercise(path)
     except OSError as error:
         raise ExerciseError(f"{path.name}: cannot be read ({error})") from None
-    if stat.st_size > MAX_EXERCISE_BYTES:
-        raise ExerciseError(f"{path.name}: larger than {MAX_EXERCISE_BYTES // 1024} kB")
-    return _read_exercise(path, stat.st_mtime_ns, stat.st_size)
 
 
-@lru_cache(maxsize=64)
-def _read_exercise(path: Path, _mtime: int, _size: int) -> Exercise:
-    """Parse `path`; the cache key includes its modification time and size."""
+@once_per_version(maxsize=64)
+def read_exercise(path: Path) -> Exercise:
+    """Read, parse and validate one exercise file."""
     try:
+        if path.stat().st_size > MAX_EXERCISE_BYTES:
+            raise ExerciseError(f"{path.name}: larger than {MAX_EXERCISE_BYTES // 1024} kB")
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as error:
         raise ExerciseError(f"{path.name}: cannot be read ({error})") from None
