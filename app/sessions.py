@@ -152,47 +152,53 @@ def freeze_after_this_change(document: Any) -> None:
     document.add_next_tick_callback(freeze_live_objects)
 
 
-class Refreeze:
-    """`freeze_live_objects` on the server's event loop a little later, once for a burst."""
+class ClosedPageCollection:
+    """One full collection, a little after pages close, that reclaims every page closed by then.
+
+    Closed pages stay frozen until it runs: unfrozen at once, the pages being built meanwhile
+    would set off the collector's own full passes (0.2-0.5 s each, with a class's pages open)
+    in the middle of their work. This one runs on the event loop between requests, once for
+    all the tabs a class closes together, and gives the freed memory back to the system.
+    """
 
     def __init__(self, delay_s: float) -> None:
         self.delay_s = delay_s
         self._timer: Any = None
 
     def schedule(self) -> None:
-        """Freeze after `delay_s`, unless scheduled again meanwhile (then after that)."""
+        """Collect in `delay_s`, unless a collection is already due (it takes this page too)."""
         from tornado.ioloop import IOLoop
 
-        self.cancel()
-        loop = IOLoop.current()
-        self._timer = (loop, loop.call_later(self.delay_s, self._run))
+        if self._timer is None:
+            loop = IOLoop.current()
+            self._timer = (loop, loop.call_later(self.delay_s, self.run))
 
     def cancel(self) -> None:
-        """Drop the pending freeze, if any."""
+        """Drop the pending collection, if any."""
         if self._timer is not None:
             loop, handle = self._timer
             loop.remove_timeout(handle)
             self._timer = None
 
-    def _run(self) -> None:
+    def run(self) -> None:
+        """Collect everything that is garbage, closed pages included; freeze what is left."""
         self._timer = None
+        gc.unfreeze()
         freeze_live_objects()
+        trim_memory()
 
 
-# A closed page's objects are frozen with the rest: they go back to the collector for one full
-# pass, after the tabs closing together (the end of a class) have all been released.
-REFREEZE = Refreeze(delay_s=2.0)
+# Bokeh ends closed sessions in batches every few seconds: this takes one or two batches at once.
+CLOSED_PAGES = ClosedPageCollection(delay_s=10.0)
 
 
 def release_session(document: Any, roots: Callable[[], Iterable[Any]]) -> int:
-    """Free one ended session (see `free_page`), stop counting it, and let it be collected."""
-    gc.unfreeze()
-    REFREEZE.schedule()
+    """Free one ended session (see `free_page`), stop counting it, and have it collected."""
     try:
         closed = free_page(document, roots())
     finally:
         SESSIONS.release()
-        trim_memory()
+        CLOSED_PAGES.schedule()
     LOG.debug("session released: %d widgets closed", closed)
     return closed
 

@@ -227,10 +227,10 @@ def collector():
     """The garbage collector as tests found it: nothing frozen, no freeze pending, afterwards."""
     import gc
 
-    from app.sessions import REFREEZE
+    from app.sessions import CLOSED_PAGES
 
     yield gc
-    REFREEZE.cancel()
+    CLOSED_PAGES.cancel()
     gc.unfreeze()
 
 
@@ -271,38 +271,55 @@ def release_page(document: Any, widgets: list) -> Any:
 
 
 def test_a_released_page_leaves_nothing_behind(collector):
-    """Closing a page frees its widgets' comms and unfreezes it, so its document and widgets are
-    collected, at the latest before the next page is frozen."""
+    """Closing a page frees its widgets' comms; the closed-page collection then frees the rest."""
+    from app.sessions import CLOSED_PAGES
+
     first = release_page(*open_page())
-    assert collector.get_freeze_count() == 0
     second = open_page()  # Panel keeps the latest page's widget kernel in a class attribute
+    CLOSED_PAGES.run()
     assert first() is None, "the closed page's document is still referenced"
     release_page(*second)
 
 
-def test_live_objects_are_frozen_again_soon_after_a_page_closes(collector, monkeypatch):
+def test_pages_stay_frozen_until_the_closed_page_collection(collector):
+    """Unfrozen at once, the pages built in the next moments would set off full passes."""
+    from app.sessions import CLOSED_PAGES
+
+    closed = release_page(*open_page())
+    assert collector.get_freeze_count() > 0
+    built_meanwhile = open_page()
+    assert closed() is not None, "collected before its collection ran"
+    CLOSED_PAGES.run()
+    assert closed() is None
+    release_page(*built_meanwhile)
+
+
+def test_closed_pages_are_collected_soon_after_they_close(collector, monkeypatch):
     """In a thread with an event loop of its own: the browser tests' loop runs in this one."""
     import asyncio
 
-    from app.sessions import REFREEZE
+    from app.sessions import CLOSED_PAGES
 
-    monkeypatch.setattr(REFREEZE, "delay_s", 0.05)
+    monkeypatch.setattr(CLOSED_PAGES, "delay_s", 0.05)
 
-    def close_page_and_wait() -> tuple[int, int]:
+    def close_pages_and_wait() -> tuple[bool, bool, int]:
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
         try:
-            release_page(*open_page())
-            unfrozen = collector.get_freeze_count()
+            closed = release_page(*open_page())
+            latest = open_page()  # releases Panel's hold on the closed page's widget kernel
+            kept_at_first = closed() is not None
             loop.run_until_complete(asyncio.sleep(0.3))
-            return unfrozen, collector.get_freeze_count()
+            release_page(*latest)
+            return kept_at_first, closed() is None, collector.get_freeze_count()
         finally:
             loop.close()
 
     with ThreadPoolExecutor(max_workers=1) as pool:
-        unfrozen, refrozen = pool.submit(close_page_and_wait).result(timeout=60)
-    assert unfrozen == 0
-    assert refrozen > 0
+        kept_at_first, collected, frozen = pool.submit(close_pages_and_wait).result(timeout=60)
+    assert kept_at_first
+    assert collected
+    assert frozen > 0, "what lives on is frozen again"
 
 
 def test_each_built_tab_is_frozen_out_of_full_collections(collector, monkeypatch):
