@@ -8,7 +8,9 @@ client has built the page's models, and, as "(arrived)", until the server's page
 and its JSON was read, before the models were built (a browser builds them on the student's own
 computer, where these clients share the server's CPUs). The server runs as `eventlab serve` in
 its own process on a loopback port; its memory (resident, summed over its processes) is read
-from /proc before, with every session open, and after they closed.
+from /proc before, with every session open, and after they closed, and the traffic between the
+users and the server from the loopback interface's counters. Like browsers, the users offer to
+compress the page's messages.
 
     python benchmarks/classroom.py [--users 30] [--ramp 30] [--think 2] [--num-procs 2]
                                    [--client-procs 6]
@@ -113,6 +115,16 @@ def server_cpu_seconds(root: int) -> float:
     return total
 
 
+def loopback_bytes() -> int:
+    """Bytes this machine has sent over its loopback interface so far (Linux; 0 elsewhere)."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/net/dev").read_text().splitlines():
+            name, _, counters = line.partition(":")
+            if name.strip() == "lo":
+                return int(counters.split()[0])
+    return 0
+
+
 def load_client_models() -> None:
     """Make every model class the page uses known to this client (Panel loads them lazily)."""
     from app.display.offline import enable_offline_widgets
@@ -134,12 +146,23 @@ def load_client_models() -> None:
     collection_list().get_root()
 
 
+def offer_compression() -> None:
+    """Make this process's Bokeh clients offer to deflate messages, as every browser does."""
+    import functools
+
+    import bokeh.client.connection as connection
+    from tornado.websocket import websocket_connect
+
+    connection.websocket_connect = functools.partial(websocket_connect, compression_options={})
+
+
 def open_session(url: str, arguments: dict[str, str] | None = None) -> tuple[Any, float]:
     """Open a page as a browser does: pull the session, then say the document is ready.
 
     Returns the session and when (perf_counter) the server's document had arrived and its JSON
     was read, before this client built its models from it (a browser builds its own).
-    Browsers send every websocket frame at once (TCP_NODELAY), so this client does too.
+    Browsers send every websocket frame at once (TCP_NODELAY), so this client does too; see also
+    `offer_compression`.
     Panel holds back some updates (HoloViews plot refreshes among them, which retry on every tick)
     until the page reports `document_ready`; a client that never does keeps the server busy.
     """
@@ -337,8 +360,11 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 def wait_for_release(url: str, pid: int) -> tuple[float, int]:
-    """Wait (bounded) until the server reports no open session; its memory and sessions left."""
+    """Wait (bounded) until the server reports no open session and has collected the closed
+    pages; its memory then, and the sessions left."""
     import json
+
+    from app.sessions import CLOSED_PAGES
 
     deadline = time.monotonic() + RELEASE_WAIT_S
     sessions = -1
@@ -346,6 +372,7 @@ def wait_for_release(url: str, pid: int) -> tuple[float, int]:
         with urllib.request.urlopen(f"{url}/health", timeout=5) as response:
             sessions = json.loads(response.read())["sessions"]
         if sessions == 0:
+            time.sleep(CLOSED_PAGES.delay_s + 1.0)
             break
         time.sleep(1.0)
     return server_memory_mb(pid), sessions
@@ -381,6 +408,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--think must be 0-60 seconds")
 
     load_client_models()
+    offer_compression()
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     server = start_server(port, args.num_procs)
@@ -388,6 +416,7 @@ def main(argv: list[str] | None = None) -> int:
         time.sleep(2.0)
         baseline = server_memory_mb(server.pid)
         cpu_before = server_cpu_seconds(server.pid)
+        traffic_before = loopback_bytes()
         # Each student has a browser of their own: the users run in several client processes,
         # so that one client's Python lock does not queue every other user's answers.
         context = multiprocessing.get_context("fork")
@@ -404,6 +433,7 @@ def main(argv: list[str] | None = None) -> int:
         elapsed = time.perf_counter() - started
         loaded = server_memory_mb(server.pid)
         cpu_used = server_cpu_seconds(server.pid) - cpu_before
+        traffic = loopback_bytes() - traffic_before
         finished.set()
         outcomes = [results.get(timeout=120) for _ in clients]
         for client in clients:
@@ -436,6 +466,10 @@ def main(argv: list[str] | None = None) -> int:
         f"server CPU: {cpu_used:.1f} s in all, {100 * cpu_used / elapsed:.0f} % of one CPU"
         f" over the run; the simulated users: {client_cpu:.1f} s,"
         f" {100 * client_cpu / elapsed:.0f} %"
+    )
+    print(
+        f"network: {traffic / 1e6:.1f} MB between the users and the server"
+        f" ({traffic / 1e6 / args.users:.2f} MB per user)"
     )
     print(f"errors: {len(errors)}")
     for message in sorted(set(errors))[:5]:

@@ -179,6 +179,29 @@ def test_several_processes_serve_the_app_and_stop_with_it():
     assert not any(alive(pid) for pid in workers), "worker processes outlived the server"
 
 
+def page_compression(url: str) -> str | None:
+    """The websocket extension a page's connection agreed on, for a client offering compression."""
+    classroom.load_client_models()
+    session, _ = classroom.open_session(f"{url}/")
+    try:
+        return session._connection._socket._socket.headers.get("Sec-WebSocket-Extensions")
+    finally:
+        session.close()
+
+
+def test_pages_are_deflated_for_clients_that_offer_it(app_url, monkeypatch):
+    """Browsers offer permessage-deflate; the 1 MB display page then leaves as about 0.3 MB."""
+    import bokeh.client.connection
+
+    monkeypatch.setattr(  # restored after the test
+        bokeh.client.connection, "websocket_connect", bokeh.client.connection.websocket_connect
+    )
+    classroom.offer_compression()
+    # In a thread of its own: the Bokeh client runs an event loop, and so may the browser's.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        assert pool.submit(page_compression, app_url).result(timeout=120) == "permessage-deflate"
+
+
 def change_cut_without_reporting_loaded(url: str, typed: Event, measured: Event) -> None:
     """As a script would: open a histogram link, type two cuts, never send document_ready."""
     classroom.load_client_models()
