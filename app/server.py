@@ -364,6 +364,7 @@ def start_server(
 ) -> Any:
     """Start the app server (blocking, or in a thread when `threaded`, for benchmarks)."""
     from app.display.offline import enable_offline_widgets, widget_routes
+    from app.static_compression import static_gzip
 
     enable_offline_widgets()  # before anything imports ipywidgets_bokeh
     import panel as pn
@@ -391,6 +392,7 @@ def start_server(
         threaded=threaded,
         websocket_max_message_size=websocket_message_limit(config.max_upload_bytes),
         websocket_compression_level=WEBSOCKET_COMPRESSION_LEVEL,
+        transforms=[static_gzip(config.prefix)],
         unused_session_lifetime_milliseconds=SESSION_LINGER_MS,
         check_unused_sessions_milliseconds=SESSION_CHECK_MS,
         start=True,
