@@ -376,7 +376,8 @@ def start_server(
     if num_procs != 1:
         forget_event_loop()
         # Workers start with everything frozen, so also what the server built since: no full
-        # pass visits (and so copies) the memory they share with this process until a page closes.
+        # pass visits (and so copies) the memory they share with this process until closed pages
+        # are collected.
         os.register_at_fork(before=freeze_live_objects, after_in_child=die_with_parent)
     handler, handler_args = health_handler(config)
     return pn.serve(

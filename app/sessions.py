@@ -5,7 +5,8 @@ registry until it is closed, Panel keeps one widget kernel per page, and every w
 in the process-wide comm manager (closing it fails once Bokeh has torn the page down), so without
 an explicit release a closed tab would stay in memory for the life of the server.
 
-Open pages are also kept out of the garbage collector's full passes (see `freeze_live_objects`).
+Open pages are also kept out of the garbage collector's full passes (see `freeze_live_objects`),
+and closed ones until a collection a little later reclaims them (see `ClosedPageCollection`).
 """
 
 from __future__ import annotations
@@ -169,8 +170,8 @@ class ClosedPageCollection:
         """Collect in `delay_s`, unless a collection is already due (it takes this page too)."""
         from tornado.ioloop import IOLoop
 
-        if self._timer is None:
-            loop = IOLoop.current()
+        loop = IOLoop.current()
+        if self._timer is None or self._timer[0] is not loop:  # (a forked worker: a new loop)
             self._timer = (loop, loop.call_later(self.delay_s, self.run))
 
     def cancel(self) -> None:
@@ -182,7 +183,7 @@ class ClosedPageCollection:
 
     def run(self) -> None:
         """Collect everything that is garbage, closed pages included; freeze what is left."""
-        self._timer = None
+        self.cancel()  # when run directly, the pending timer must not run it again
         gc.unfreeze()
         freeze_live_objects()
         trim_memory()

@@ -41,7 +41,7 @@ from urllib.parse import quote_plus
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from app.sessions import process_rss_mb  # noqa: E402
+from app.sessions import CLOSED_PAGES, process_rss_mb  # noqa: E402
 
 ACTION_TIMEOUT_S = 30.0
 RELEASE_WAIT_S = 60.0
@@ -116,7 +116,7 @@ def server_cpu_seconds(root: int) -> float:
 
 
 def loopback_bytes() -> int:
-    """Bytes this machine has sent over its loopback interface so far (Linux; 0 elsewhere)."""
+    """Bytes sent over this machine's loopback interface so far, by anything (Linux; else 0)."""
     with contextlib.suppress(OSError):
         for line in Path("/proc/net/dev").read_text().splitlines():
             name, _, counters = line.partition(":")
@@ -360,11 +360,8 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 def wait_for_release(url: str, pid: int) -> tuple[float, int]:
-    """Wait (bounded) until the server reports no open session and has collected the closed
-    pages; its memory then, and the sessions left."""
+    """Wait until no session is open and closed pages are collected; memory, sessions left."""
     import json
-
-    from app.sessions import CLOSED_PAGES
 
     deadline = time.monotonic() + RELEASE_WAIT_S
     sessions = -1
@@ -468,8 +465,8 @@ def main(argv: list[str] | None = None) -> int:
         f" {100 * client_cpu / elapsed:.0f} %"
     )
     print(
-        f"network: {traffic / 1e6:.1f} MB between the users and the server"
-        f" ({traffic / 1e6 / args.users:.2f} MB per user)"
+        f"network: {traffic / 1e6:.1f} MB over the loopback interface, all of this machine's"
+        f" (with TCP headers): {traffic / 1e6 / args.users:.2f} MB per user"
     )
     print(f"errors: {len(errors)}")
     for message in sorted(set(errors))[:5]:

@@ -55,8 +55,13 @@ def widget_modules() -> dict[str, dict[str, Any]]:
 
 def widget_cdn(prefix: str = "") -> str:
     """The `cdn` value for the ipywidgets model: our own route, below the server prefix."""
+    return under_prefix(prefix, WIDGET_ROUTE)
+
+
+def under_prefix(prefix: str, route: str) -> str:
+    """A server route ("/name") as the browser sees it when the app is served below `prefix`."""
     prefix = prefix.strip("/")
-    return f"/{prefix}{WIDGET_ROUTE}" if prefix else WIDGET_ROUTE
+    return f"/{prefix}{route}" if prefix else route
 
 
 def widget_module_handler():

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import keyword
 import re
-from collections import OrderedDict
-from collections.abc import Hashable
-from typing import Any
 
 import numpy as np
 
+from app.caches import SizeBoundedCache
 from app.histogram.data import Dataset, MissingValues, count_missing_values
 from app.histogram.errors import ExpressionInputError
 from app.histogram.filling import Binning, FilledHistogram, Selection, fill, make_selection
@@ -22,36 +20,6 @@ HISTOGRAM_BYTES = 4096
 NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 
 
-class ArrayCache:
-    """Least-recently-used arrays (and selections, histograms) up to a total size in bytes."""
-
-    def __init__(self, max_bytes: int = DEFAULT_CACHE_BYTES) -> None:
-        self.max_bytes = max_bytes
-        self._items: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()
-        self._bytes = 0
-
-    def get(self, key: Hashable) -> Any | None:
-        """The cached item, marked as just used, or None."""
-        if key not in self._items:
-            return None
-        self._items.move_to_end(key)
-        return self._items[key][0]
-
-    def put(self, key: Hashable, item: Any, size: int) -> None:
-        """Keep an item; evict the least recently used ones beyond the size limit."""
-        if key in self._items:
-            self._bytes -= self._items.pop(key)[1]
-        self._items[key] = (item, size)
-        self._bytes += size
-        while self._bytes > self.max_bytes and len(self._items) > 1:
-            self._bytes -= self._items.popitem(last=False)[1][1]
-
-    def clear(self) -> None:
-        """Forget everything."""
-        self._items.clear()
-        self._bytes = 0
-
-
 class Evaluator:
     """Evaluates variable, cut and weight expressions over one dataset for one user session."""
 
@@ -59,7 +27,7 @@ class Evaluator:
         self.dataset = dataset
         self.derived: dict[str, str] = {}
         self._missing: dict[str, MissingValues] = {}
-        self._cache = ArrayCache(max_bytes)
+        self._cache = SizeBoundedCache(max_bytes)
 
     @property
     def names(self) -> list[str]:
