@@ -45,6 +45,7 @@ from app.sessions import CLOSED_PAGES, process_rss_mb  # noqa: E402
 
 ACTION_TIMEOUT_S = 30.0
 RELEASE_WAIT_S = 60.0
+HEALTH_ANSWERS = 8  # /health answers in a row that must report no open session
 CUT = "n_leptons >= 2 & lep1_pt > 25"
 BINS = 24
 ACTIONS = ("open", "next event", "histogram page", "cut", "re-bin")
@@ -364,15 +365,15 @@ def wait_for_release(url: str, pid: int) -> tuple[float, int]:
     import json
 
     deadline = time.monotonic() + RELEASE_WAIT_S
-    sessions = -1
-    while time.monotonic() < deadline:
+    answers: list[int] = []
+    # Each answer comes from whichever worker process accepted it: wait for a run of zeros.
+    while time.monotonic() < deadline and answers[-HEALTH_ANSWERS:] != [0] * HEALTH_ANSWERS:
         with urllib.request.urlopen(f"{url}/health", timeout=5) as response:
-            sessions = json.loads(response.read())["sessions"]
-        if sessions == 0:
-            time.sleep(CLOSED_PAGES.delay_s + 1.0)
-            break
-        time.sleep(1.0)
-    return server_memory_mb(pid), sessions
+            answers.append(json.loads(response.read())["sessions"])
+        time.sleep(0.2 if answers[-1] == 0 else 1.0)
+    if answers and answers[-1] == 0:
+        time.sleep(CLOSED_PAGES.delay_s + 1.0)
+    return server_memory_mb(pid), max(answers[-HEALTH_ANSWERS:], default=-1)
 
 
 def main(argv: list[str] | None = None) -> int:
