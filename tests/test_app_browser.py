@@ -249,7 +249,8 @@ def clear_spot_on_a_track(event: dict, box: dict) -> tuple[tuple[float, float], 
     path); where they meet, a click rightly picks whichever is nearest the camera.
     """
     layers = [layer for layer in build_scene(event).layers if len(layer.segments)]
-    tracks = next(layer for layer in layers if layer.kind == "track")
+    track_layer = next(n for n, layer in enumerate(layers) if layer.kind == "track")
+    tracks = layers[track_layer]
     samples = [
         sample_segments(layer.segments, layer.segment_owner, PICK_STEP_MM) for layer in layers
     ]
@@ -257,10 +258,10 @@ def clear_spot_on_a_track(event: dict, box: dict) -> tuple[tuple[float, float], 
     where = np.concatenate([np.full(len(owner), n) for n, (_, owner) in enumerate(samples)])
     owners = np.concatenate([owner for _, owner in samples])
     everything = np.concatenate(screen)
-    candidates = screen[layers.index(tracks)]
-    candidate_owner = samples[layers.index(tracks)][1]
+    candidates = screen[track_layer]
+    candidate_owner = samples[track_layer][1]
     distances = np.linalg.norm(candidates[:, None] - everything[None], axis=-1)
-    same = (where[None] == layers.index(tracks)) & (owners[None] == candidate_owner[:, None])
+    same = (where[None] == track_layer) & (owners[None] == candidate_owner[:, None])
     gaps = np.where(same, np.inf, distances).min(axis=1)
     best = int(np.argmax(gaps))
     x, y = candidates[best]
