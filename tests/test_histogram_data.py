@@ -67,7 +67,7 @@ def test_empty_values_are_a_note_but_an_empty_column_is_a_problem():
     rows = "".join(f"{i},{i if i % 2 else ''},,{i if i % 3 else ''}\n" for i in range(12))
     dataset = read_dataset(f"n,half,none,two_thirds\n{rows}".encode(), "holes.csv")
     note = missing_note(dataset)
-    assert note.startswith("Empty values")
+    assert note.startswith("<p style='margin:4px 0'>Empty values")
     assert "half: 6 of 12 rows have no value" in note
     assert "<details><summary>Other columns with empty values (2)</summary>" in note
     assert "<li>two_thirds: 4 of 12 rows have no value</li>" in note

@@ -32,6 +32,7 @@ from app.display.physics import can_add_to_mass, invariant_mass, object_info
 from app.display.scene import EventScene, Layer, build_scene
 from app.display.style import BACKGROUND, object_colors
 from app.file_cache import once_per_version
+from app.safe_html import alert_pane, show_alert
 from converters.errors import EventLabError
 
 LOG = logging.getLogger(__name__)
@@ -136,7 +137,7 @@ class EventDisplay:
         """The Panel widgets of the three columns."""
         import panel as pn
 
-        self.alert = pn.pane.Alert("", alert_type="danger", visible=False, width=CANVAS_SIZE[0])
+        self.alert = alert_pane("danger", width=CANVAS_SIZE[0])
         self.file_select = pn.widgets.Select(label="Event file", options=[], width=280)
         self.file_select.param.watch(self._on_file_select, "value")
         self.upload = pn.widgets.FileDropper(
@@ -608,9 +609,8 @@ class EventDisplay:
             self.fail("The screenshot failed: the 3D view is not drawn yet.")
 
     def fail(self, message: str) -> None:
-        """Show an error message above the 3D view."""
-        self.alert.object = message
-        self.alert.visible = True
+        """Show an error message above the 3D view (as text: it may quote a link or a file)."""
+        show_alert(self.alert, message)
 
     def clear_alert(self) -> None:
         """Hide the error message."""

@@ -9,7 +9,8 @@ import io
 import json
 import re
 import threading
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +31,8 @@ DELIMITERS = ",;\t| "
 JAGGED_VIEWS = {"_1": "leading element", "_2": "sub-leading element", "_n": "number of elements"}
 # Columns with empty values written out in the data card (the others are in a collapsed list).
 MISSING_SHOWN = 1
+NAMES_SHOWN = 5  # column names written out in a message
+MISSING_LISTED = 50  # ... and at most this many in the collapsed list
 # Schema metadata written by pandas or Arrow themselves, not meant for people.
 TECHNICAL_METADATA = ("pandas", "ARROW:", "org.apache")
 
@@ -294,13 +297,14 @@ def validated_dataset(table: pa.Table, name: str, metadata: dict[str, str]) -> D
         )
     if table.num_rows == 0:
         raise DatasetError(f"{name} has a header row but no data rows")
-    usable = [f.name for f in table.schema if is_numeric_type(f.type) or is_list_type(f.type)]
-    ignored = tuple(f.name for f in table.schema if f.name not in usable)
+    fields = list(table.schema)
+    usable = [f.name for f in fields if is_numeric_type(f.type) or is_list_type(f.type)]
+    ignored = tuple(f.name for f in fields if not (is_numeric_type(f.type) or is_list_type(f.type)))
     if not usable:
-        raise DatasetError(f"{name} has no numeric column (columns: {', '.join(ignored)})")
-    duplicated = {n for n in usable if usable.count(n) > 1}
+        raise DatasetError(f"{name} has no numeric column (columns: {names_text(ignored)})")
+    duplicated = sorted(n for n, count in Counter(usable).items() if count > 1)
     if duplicated:
-        raise DatasetError(f"{name}: column names appear twice: {', '.join(sorted(duplicated))}")
+        raise DatasetError(f"{name}: column names appear twice: {names_text(duplicated)}")
     numeric = table.select(usable)
     return Dataset(
         name=name,
@@ -309,6 +313,12 @@ def validated_dataset(table: pa.Table, name: str, metadata: dict[str, str]) -> D
         ignored=ignored,
         missing=tuple(count_missing(numeric)),
     )
+
+
+def names_text(names: Sequence[str], shown: int = NAMES_SHOWN) -> str:
+    """A few column names for a message, and how many more there are."""
+    listed = ", ".join(names[:shown])
+    return f"{listed} and {len(names) - shown:,} more" if len(names) > shown else listed
 
 
 def count_missing(table: pa.Table) -> Iterable[MissingValues]:
@@ -335,22 +345,24 @@ def count_missing_values(column: str, values: np.ndarray, of_what: str = "rows")
 
 
 def missing_note(dataset: Dataset) -> str:
-    """A short note (Markdown) about columns with empty values, the first few written out and
+    """A short note (HTML) about columns with empty values, the first few written out and
     the rest in a collapsed list; "" when every value is there."""
     entries = [entry for entry in dataset.missing if entry.missing]
     if not entries:
         return ""
-    shown = "; ".join(entry.describe() for entry in entries[:MISSING_SHOWN])
+    shown = html.escape("; ".join(entry.describe() for entry in entries[:MISSING_SHOWN]))
     note = (
-        f"Empty values (an object the event does not have) are left out of histograms and "
-        f"counted as *no value*. {shown}."
+        "<p style='margin:4px 0'>Empty values (an object the event does not have) are left out "
+        f"of histograms and counted as <i>no value</i>. {shown}.</p>"
     )
     rest = entries[MISSING_SHOWN:]
     if not rest:
         return note
-    items = "".join(f"<li>{html.escape(entry.describe())}</li>" for entry in rest)
+    items = "".join(f"<li>{html.escape(entry.describe())}</li>" for entry in rest[:MISSING_LISTED])
+    if len(rest) > MISSING_LISTED:
+        items += f"<li>and {len(rest) - MISSING_LISTED:,} more</li>"
     return (
-        f"{note}\n\n<details><summary>Other columns with empty values ({len(rest)})</summary>"
+        f"{note}<details><summary>Other columns with empty values ({len(rest):,})</summary>"
         f"<ul>{items}</ul></details>"
     )
 

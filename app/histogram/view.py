@@ -6,6 +6,7 @@ import html
 import io
 import math
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,12 +34,14 @@ from app.histogram.filling import Binning, FilledHistogram, Selection, auto_binn
 from app.histogram.fitting import BACKGROUNDS, SIGNALS, FitResult, fit_peak, units_for
 from app.histogram.links import LinkSettings, settings_from_query, settings_query
 from app.histogram.units import axis_label, column_unit, expression_unit
+from app.safe_html import alert_pane, markdown_html, show_alert, text_html
 from converters.errors import EventLabError
 from converters.expressions import FUNCTION_HELP
 
 NO_CHOICE = ""
 MAX_CATEGORIES = 12
 MAX_OVERLAYS = 8
+MAX_NAMES_SHOWN = 8  # column names written out in a message; the rest are counted
 PREFERRED_DATASET = "toy_events.parquet"
 CONTROL_WIDTH = 320
 EXERCISE_WIDTH = 340
@@ -110,7 +113,7 @@ class HistogramLab:
         self.upload = pn.widgets.FileInput(
             accept=accept, multiple=False, sizing_mode="stretch_width"
         )
-        self.dataset_info = pn.pane.Markdown("", sizing_mode="stretch_width", margin=(0, 10))
+        self.dataset_info = pn.pane.HTML("", sizing_mode="stretch_width", margin=(0, 10))
         self.variable_select = pn.widgets.Select(
             label="Variable", options={}, sizing_mode="stretch_width"
         )
@@ -141,7 +144,7 @@ class HistogramLab:
         self.add_line_button = pn.widgets.Button(label="Add to plot as line", width=135)
         self.add_points_button = pn.widgets.Button(label="Add as data points", width=135)
         self.clear_overlays_button = pn.widgets.Button(label="Remove added", width=135)
-        self.overlay_list = pn.pane.Markdown("", sizing_mode="stretch_width", margin=(0, 10))
+        self.overlay_list = pn.pane.HTML("", sizing_mode="stretch_width", margin=(0, 10))
         self.fit_select = pn.widgets.Select(
             label="Fit a peak",
             options={"no fit": NO_CHOICE} | {v: k for k, v in SIGNALS.items()},
@@ -164,12 +167,8 @@ class HistogramLab:
         self.link_text = pn.widgets.TextInput(
             label="Link to this plot", sizing_mode="stretch_width"
         )
-        self.error_alert = pn.pane.Alert(
-            "", alert_type="danger", visible=False, sizing_mode="stretch_width"
-        )
-        self.notice_alert = pn.pane.Alert(
-            "", alert_type="warning", visible=False, sizing_mode="stretch_width"
-        )
+        self.error_alert = alert_pane("danger", sizing_mode="stretch_width")
+        self.notice_alert = alert_pane("warning", sizing_mode="stretch_width")
         self.plot_pane = pn.pane.HoloViews(None, sizing_mode="stretch_width", min_height=470)
         self.stats_pane = pn.pane.HTML("", sizing_mode="stretch_width")
         self.fit_pane = pn.pane.HTML("", sizing_mode="stretch_width", visible=False)
@@ -178,7 +177,7 @@ class HistogramLab:
             options={"(choose an exercise)": NO_CHOICE} | {e.title: e.id for e in self.exercises},
             sizing_mode="stretch_width",
         )
-        self.exercise_text = pn.pane.Markdown(EXERCISE_HINT, sizing_mode="stretch_width")
+        self.exercise_text = pn.pane.HTML(text_html(EXERCISE_HINT), sizing_mode="stretch_width")
         self.previous_button = pn.widgets.Button(label="◀ Previous", width=100, disabled=True)
         self.next_button = pn.widgets.Button(label="Next ▶", width=100, disabled=True)
         self.suggested_button = pn.widgets.Button(
@@ -390,15 +389,7 @@ class HistogramLab:
 
     def _show_dataset_info(self, dataset: Dataset) -> None:
         """Rows, columns, the file's own description, notes on its values, and warnings."""
-        lines = [f"**{dataset.n_rows:,}** rows, **{len(dataset.table.column_names)}** columns"]
-        for key, value in dataset.metadata.items():
-            lines.append(f"- *{html.escape(key)}*: {html.escape(value)}")
-        if dataset.ignored:
-            lines.append(f"\nText columns are not plotted: {', '.join(dataset.ignored[:8])}.")
-        note = missing_note(dataset)
-        if note:
-            lines.append(f"\n{note}")
-        self.dataset_info.object = "\n".join(lines)
+        self.dataset_info.object = dataset_info_html(dataset)
         problems = missing_problems(dataset)
         if problems:
             self._show_notice(problems)
@@ -544,7 +535,7 @@ class HistogramLab:
         self.stats_pane.object = statistics_html(rows) + missing_html(used)
         self.fit_pane.object = fit_html(self.fit)
         self.fit_pane.visible = self.fit is not None
-        self.overlay_list.object = "\n".join(f"- {html.escape(o.label)}" for o in self.overlays)
+        self.overlay_list.object = list_html(overlay.label for overlay in self.overlays)
         self.link_text.value = self._link()
 
     def _binning(self, selection: Selection, auto_range: bool) -> Binning:
@@ -669,7 +660,7 @@ class HistogramLab:
         self.exercise = next((e for e in self.exercises if e.id == event.new), None)
         self.questions.objects = []
         if self.exercise is None:
-            self.exercise_text.object = EXERCISE_HINT
+            self.exercise_text.object = text_html(EXERCISE_HINT)
             for button in (self.previous_button, self.next_button, self.suggested_button):
                 button.disabled = True
             return
@@ -685,7 +676,7 @@ class HistogramLab:
         self.previous_button.disabled = self.step_index == 0
         self.next_button.disabled = self.step_index == len(exercise.steps) - 1
         self.suggested_button.disabled = False
-        self.exercise_text.object = exercise_markdown(exercise, self.step_index)
+        self.exercise_text.object = markdown_html(exercise_markdown(exercise, self.step_index))
         self.questions.objects = [question_row(q) for q in step.questions]
         key = self._exercise_dataset_key(exercise.dataset)
         if key is None:
@@ -738,12 +729,13 @@ class HistogramLab:
     # --- messages and exports ----------------------------------------------------------------
 
     def _show_error(self, message: str) -> None:
-        self.error_alert.object = message_html(message)
-        self.error_alert.visible = True
+        """An error above the plot: its first line as text, an expression and caret below."""
+        first, _, rest = message.partition("\n")
+        show_alert(self.error_alert, first, rest)
 
     def _show_notice(self, message: str) -> None:
-        self.notice_alert.object = html.escape(message)
-        self.notice_alert.visible = True
+        """A warning above the plot."""
+        show_alert(self.notice_alert, message)
 
     def _png_file(self) -> io.BytesIO | None:
         """The current plot as PNG, drawn on the server."""
@@ -832,13 +824,35 @@ def is_integer_binning(binning: Binning) -> bool:
     return binning.low % 1 == 0.5 and binning.bins == binning.high - binning.low
 
 
-def message_html(message: str) -> str:
-    """An error message for the alert: first line as text, an expression and caret kept aligned."""
-    first, _, rest = message.partition("\n")
-    text = html.escape(first)
-    if rest:
-        text += f"<pre style='margin:4px 0 0 0'>{html.escape(rest)}</pre>"
-    return text
+def dataset_info_html(dataset: Dataset) -> str:
+    """The data card: rows and columns, the file's own description, notes on its values."""
+    meta = dataset.metadata
+    parts = [
+        f"<p style='margin:4px 0'><b>{dataset.n_rows:,}</b> rows, "
+        f"<b>{len(dataset.table.column_names):,}</b> columns</p>"
+    ]
+    described = [f"<i>{text_html(key)}</i>: {text_html(text)}" for key, text in meta.items()]
+    if described:
+        parts.append(list_html_items(described))
+    if dataset.ignored:
+        shown = ", ".join(dataset.ignored[:MAX_NAMES_SHOWN])
+        more = len(dataset.ignored) - MAX_NAMES_SHOWN
+        shown += f" and {more:,} more" if more > 0 else ""
+        note = text_html(f"Text columns are not plotted: {shown}.")
+        parts.append(f"<p style='margin:4px 0'>{note}</p>")
+    parts.append(missing_note(dataset))
+    return "".join(parts)
+
+
+def list_html(lines: Iterable[str]) -> str:
+    """Lines of text as a bulleted list."""
+    return list_html_items(text_html(line) for line in lines)
+
+
+def list_html_items(items: Iterable[str]) -> str:
+    """Items that are already HTML as a bulleted list ("" for none)."""
+    rows = "".join(f"<li>{item}</li>" for item in items)
+    return f"<ul style='margin:2px 0;padding-left:18px'>{rows}</ul>" if rows else ""
 
 
 def number_text(value: float) -> str:
@@ -934,18 +948,18 @@ def question_row(question) -> pn.Column:
     """A question with an answer box, a Check button and the verdict."""
     answer = pn.widgets.TextInput(placeholder="your answer", width=150)
     button = pn.widgets.Button(label="Check", width=80)
-    verdict = pn.pane.Markdown("", sizing_mode="stretch_width")
+    verdict = pn.pane.HTML("", sizing_mode="stretch_width")
 
     def check(event) -> None:
         result = check_answer(question, answer.value)
         mark = "✅" if result.correct else "❌"
-        verdict.object = f"{mark} {html.escape(result.message)}"
+        verdict.object = text_html(f"{mark} {result.message}")
 
     button.on_click(check)
     answer.param.watch(check, "value")
     unit = f" ({question.unit})" if question.unit else ""
     return pn.Column(
-        pn.pane.Markdown(f"**Q:** {question.text}{unit}", sizing_mode="stretch_width"),
+        pn.pane.HTML(markdown_html(f"**Q:** {question.text}{unit}"), sizing_mode="stretch_width"),
         pn.Row(answer, button),
         verdict,
         sizing_mode="stretch_width",
