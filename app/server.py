@@ -16,7 +16,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from app.config import BUNDLED_DATA_DIR, AppConfig
+from app.config import (
+    BUNDLED_DATA_DIR,
+    DEFAULT_ACTION_SECONDS,
+    DEFAULT_MAX_UPLOAD_MB,
+    DEFAULT_SESSION_MEMORY_MB,
+    AppConfig,
+)
+from app.memory import SessionMemory
 from app.sessions import (
     SESSIONS,
     c_library,
@@ -36,9 +43,10 @@ MAX_QUERY_LENGTH = 200
 HISTOGRAM_LINK_PREFIX = "h_"  # query keys of a histogram link (app/histogram/links.py)
 TAB_TITLES = ("Event display", "Histograms")
 HISTOGRAM_TAB = 1
-# Bokeh's own websocket message limit; uploads travel base64-encoded inside one message.
-BOKEH_DEFAULT_MESSAGE_BYTES = 20 * 1024 * 1024
-MESSAGE_MARGIN_BYTES = 1024 * 1024
+# The largest message a page may send. Uploads travel in chunks of 1 MB (app/uploads.py), and
+# nothing else a page sends comes near that; Bokeh parses a message whole before anything of
+# ours sees it, so a small bound keeps a hostile message from costing much memory.
+MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 # A closed tab's session is freed this long after its websocket closed (checked this often).
 SESSION_LINGER_MS = 15_000
 SESSION_CHECK_MS = 5_000
@@ -103,8 +111,23 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument(
         "--max-upload-mb",
         type=float,
-        default=200.0,
-        help="largest file a user may open from the browser, in MB (default 200)",
+        default=DEFAULT_MAX_UPLOAD_MB,
+        help=f"largest file a user may open from the browser, in MB (default "
+        f"{DEFAULT_MAX_UPLOAD_MB:g})",
+    )
+    parser.add_argument(
+        "--session-memory-mb",
+        type=float,
+        default=DEFAULT_SESSION_MEMORY_MB,
+        help="server memory one page may keep for its uploads, kept columns and caches, in MB "
+        f"(default {DEFAULT_SESSION_MEMORY_MB:g}: 30 pages fit in a 2 GB server)",
+    )
+    parser.add_argument(
+        "--action-seconds",
+        type=float,
+        default=DEFAULT_ACTION_SECONDS,
+        help="longest a page's action (reading a file, filling a histogram) may take before it "
+        f"is stopped, in seconds (default {DEFAULT_ACTION_SECONDS:g})",
     )
     parser.add_argument("--prefix", default="", help="URL prefix to serve the app under")
     parser.add_argument(
@@ -169,8 +192,10 @@ def resolve_data_dirs(given: list[Path] | None) -> tuple[Path, ...]:
 
 def build_config(args: argparse.Namespace) -> AppConfig:
     """The app settings from the command-line options."""
-    if not args.max_upload_mb > 0:
-        raise ServeOptionError(f"--max-upload-mb must be positive, got {args.max_upload_mb:g}")
+    for option in ("max_upload_mb", "session_memory_mb", "action_seconds"):
+        value = getattr(args, option)
+        if not value > 0:
+            raise ServeOptionError(f"--{option.replace('_', '-')} must be positive, got {value:g}")
     if args.num_procs < 0:
         raise ServeOptionError(f"--num-procs must be 0 or more, got {args.num_procs}")
     prefix = args.prefix.strip("/")
@@ -179,6 +204,8 @@ def build_config(args: argparse.Namespace) -> AppConfig:
     return AppConfig(
         data_dirs=resolve_data_dirs(args.data_dir),
         max_upload_mb=float(args.max_upload_mb),
+        session_memory_mb=float(args.session_memory_mb),
+        action_seconds=float(args.action_seconds),
         prefix=prefix,
     )
 
@@ -216,20 +243,14 @@ def opens_on_histograms(args: dict[str, list[bytes]]) -> bool:
     return any(key.startswith(HISTOGRAM_LINK_PREFIX) for key in args)
 
 
-def websocket_message_limit(max_upload_bytes: int) -> int:
-    """Largest websocket message to accept: an upload (base64, 4/3 larger) plus a margin."""
-    needed = -(-max_upload_bytes * 4 // 3) + MESSAGE_MARGIN_BYTES
-    return max(BOKEH_DEFAULT_MESSAGE_BYTES, needed)
-
-
-def histogram_panel(config: AppConfig) -> Any:
+def histogram_panel(config: AppConfig, memory: SessionMemory | None = None) -> Any:
     """The histogram lab tab; a clear message if it cannot be built."""
     import panel as pn
 
     try:
         from app.histogram.view import histogram_tab
 
-        return histogram_tab(config)
+        return histogram_tab(config, memory)
     except ImportError as error:
         LOG.exception("the histogram lab cannot be loaded")
         return pn.pane.Alert(
@@ -238,11 +259,14 @@ def histogram_panel(config: AppConfig) -> Any:
         )
 
 
-def display_panel(config: AppConfig, args: dict, displays: list) -> Any:
+def display_panel(
+    config: AppConfig, args: dict, displays: list, memory: SessionMemory | None = None
+) -> Any:
     """The event display tab, showing the file and event the page address asks for."""
     from app.display.view import EventDisplay
 
-    display = EventDisplay(config, file=query_value(args, "file"), event=query_value(args, "event"))
+    file, event = query_value(args, "file"), query_value(args, "event")
+    display = EventDisplay(config, file=file, event=event, memory=memory)
     displays.append(display)
     return display.panel
 
@@ -285,8 +309,12 @@ def create_app(config: AppConfig) -> Any:
 
     args = pn.state.session_args if pn.state.curdoc is not None else {}
     displays: list = []
+    memory = SessionMemory(config.session_memory_bytes)  # shared by the page's two tabs
     on_session_end(lambda: display_widgets(displays))
-    builders = (lambda: display_panel(config, args, displays), lambda: histogram_panel(config))
+    builders = (
+        lambda: display_panel(config, args, displays, memory),
+        lambda: histogram_panel(config, memory),
+    )
     tabs = pn.Tabs(
         *[(title, pn.Column(sizing_mode="stretch_width")) for title in TAB_TITLES],
         active=HISTOGRAM_TAB if opens_on_histograms(args) else 0,
@@ -391,7 +419,7 @@ def start_server(
         title="EventLab",
         extra_patterns=[(HEALTH_ROUTE, handler, handler_args), *widget_routes()],
         threaded=threaded,
-        websocket_max_message_size=websocket_message_limit(config.max_upload_bytes),
+        websocket_max_message_size=MAX_MESSAGE_BYTES,
         websocket_compression_level=WEBSOCKET_COMPRESSION_LEVEL,
         transforms=[static_gzip(config.prefix)],
         unused_session_lifetime_milliseconds=SESSION_LINGER_MS,

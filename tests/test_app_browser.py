@@ -15,7 +15,7 @@ from screen import screen_coordinates
 
 from app.config import BUNDLED_DATA_DIR
 from app.display.camera import DEFAULT_VIEW, preset_view
-from app.display.events import count_objects, event_number, list_event_files, read_event_file
+from app.display.events import count_objects, list_event_files, read_event_file
 from app.display.objects3d import PICK_STEP_MM
 from app.display.physics import object_info
 from app.display.scene import build_scene
@@ -98,9 +98,10 @@ def muon_event() -> str:
     files = list_event_files([BUNDLED_DATA_DIR])
     for name in ("toy_events.json", *files):
         if name in files:
-            for key, event in read_event_file(files[name]).events.items():
-                if count_objects(event, "Muons") >= 2:
-                    return f"{name}|{event_number(key, event)}"
+            file = read_event_file(files[name])
+            for position in range(len(file)):
+                if count_objects(file.event(position), "Muons") >= 2:
+                    return f"{name}|{file.numbers[position]}"
     pytest.skip("no bundled event with two muons")
 
 
@@ -279,8 +280,8 @@ def click_a_track(page, event: dict) -> str:
 def test_clicking_a_track_shows_its_numbers_also_after_changing_event(app_url, page):
     """Picking keeps working when the next event is drawn into the same 3D objects."""
     open_page(page, app_url)
-    events = read_event_file(list_event_files([BUNDLED_DATA_DIR])["toy_events.json"]).events
-    by_number = {event_number(key, event): event for key, event in events.items()}
+    file = read_event_file(list_event_files([BUNDLED_DATA_DIR])["toy_events.json"])
+    by_number = {number: file.event(i) for i, number in enumerate(file.numbers)}
     info = page.locator("[data-testid=object-info]").first
     for step in range(3):
         if step:

@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 from conftest import start_app, stop_app
 
-from app.server import opens_on_histograms, websocket_message_limit
+from app.server import MAX_MESSAGE_BYTES, opens_on_histograms
 from app.sessions import SessionCounter, close_widgets, reachable_widgets
+from app.uploads import CHUNK_BYTES
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import classroom
@@ -46,10 +47,8 @@ def wait_for_sessions(url: str, wanted: int, timeout: float = RELEASE_S) -> int:
     return count
 
 
-def test_websocket_messages_fit_the_largest_upload():
-    assert websocket_message_limit(1) == 20 * 2**20  # never below Bokeh's own default
-    upload = 200 * 2**20
-    assert websocket_message_limit(upload) >= upload * 4 // 3 + 2**20
+def test_websocket_messages_fit_an_upload_chunk_with_room_to_spare():
+    assert CHUNK_BYTES * 4 // 3 + 2**20 < MAX_MESSAGE_BYTES <= 8 * 2**20
 
 
 def test_histogram_link_keys_choose_the_histograms_tab():

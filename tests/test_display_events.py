@@ -59,8 +59,9 @@ def test_only_listed_names_resolve(data_dir, name):
 def test_reads_plain_and_gzipped_files(data_dir):
     plain = read_event_file(resolve_event_file("a.json", [data_dir]))
     packed = read_event_file(resolve_event_file("b.json.gz", [data_dir]))
-    assert plain.keys == ["1-12"] and packed.keys == ["x"]
-    assert plain.events["1-12"] == packed.events["x"] == EVENT
+    assert plain.keys == ("1-12",) and packed.keys == ("x",)
+    assert plain.event(0) == packed.event(0) == EVENT
+    assert plain.numbers == ("12",) and plain.summaries == ("2 mu, 4 jets, MET 42 GeV",)
 
 
 def test_size_limit(data_dir):
@@ -85,7 +86,7 @@ def test_bad_files_give_clear_messages(content, message):
 
 def test_a_bare_event_is_accepted():
     file = parse_event_bytes(json.dumps(EVENT).encode(), "one.json")
-    assert file.keys == ["12"]
+    assert file.keys == ("12",)
 
 
 def test_summary_line():
@@ -106,7 +107,8 @@ def test_metadata_of_toy_simulation_and_data():
 
 def test_download_round_trips_as_a_phoenix_file():
     content = event_json_bytes("1-12", EVENT)
-    assert parse_event_bytes(content, "download.json").events == {"1-12": EVENT}
+    file = parse_event_bytes(content, "download.json")
+    assert file.keys == ("1-12",) and file.event(0) == EVENT
 
 
 def test_download_replaces_non_finite_numbers():
@@ -115,7 +117,7 @@ def test_download_replaces_non_finite_numbers():
 
 
 def test_uploads(tmp_path):
-    assert read_upload("mine.json", json.dumps({"e": EVENT}).encode(), 10**6).keys == ["e"]
+    assert read_upload("mine.json", json.dumps({"e": EVENT}).encode(), 10**6).keys == ("e",)
     with pytest.raises(EventLabError, match="over the"):
         read_upload("mine.json", b"{}" * 1000, 100)
     with pytest.raises(EventLabError, match=r"opens Phoenix event files \(.json, .json.gz\)"):
@@ -128,6 +130,6 @@ def test_uploads(tmp_path):
 
 def test_physlite_upload_is_converted(physlite_example):
     file = read_upload("example.root", physlite_example.read_bytes(), 10**8)
-    assert len(file.events) == 50
-    first = next(iter(file.events.values()))
+    assert len(file) == 50
+    first = file.event(0)
     assert "Tracks" in first and "mcChannelNumber" in first

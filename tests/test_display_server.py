@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from app.cli import build_parser, main
-from app.config import BUNDLED_DATA_DIR
+from app.config import BUNDLED_DATA_DIR, AppConfig
 from app.display import offline
 from app.server import (
     DEFAULT_PORT,
@@ -36,16 +36,18 @@ def test_importing_the_server_module_stays_cheap():
 
 def test_serve_defaults():
     args = build_parser().parse_args(["serve"])
-    assert (args.address, args.port, args.num_procs, args.max_upload_mb) == (
-        "127.0.0.1",
-        None,
-        1,
-        200.0,
-    )
+    assert (args.address, args.port, args.num_procs) == ("127.0.0.1", None, 1)
     assert args.show is False and args.allow_websocket_origin is None and args.prefix == ""
     config = build_config(args)
     assert config.data_dirs == (BUNDLED_DATA_DIR.resolve(),)
-    assert config.max_upload_mb == 200.0
+    assert config == AppConfig(data_dirs=config.data_dirs)  # the documented defaults
+    assert (config.max_upload_mb, config.session_memory_mb, config.action_seconds) == (32, 32, 10)
+
+
+@pytest.mark.parametrize("option", ["--max-upload-mb", "--session-memory-mb", "--action-seconds"])
+def test_page_limits_must_be_positive(option):
+    with pytest.raises(ServeOptionError, match=f"{option} must be positive"):
+        build_config(build_parser().parse_args(["serve", option, "0"]))
 
 
 def test_serve_options(tmp_path):

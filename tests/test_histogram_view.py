@@ -78,8 +78,7 @@ def test_empty_values_are_a_note_and_counted_for_the_columns_in_use(lab, data_di
 
 
 def test_infinite_values_are_a_warning(lab):
-    lab.upload.filename = "inf.csv"
-    lab.upload.value = b"a,b\n1,inf\n2,3\n"
+    lab.upload.value = {"inf.csv": b"a,b\n1,inf\n2,3\n"}
     assert lab.notice_alert.visible
     assert "b: 1 of 2 rows are infinite" in lab.notice_alert.object
 
@@ -145,18 +144,15 @@ def test_keep_derived_column(lab):
 
 
 def test_upload_over_the_limit_is_refused(lab):
-    lab.upload.filename = "big.csv"
-    lab.upload.value = b"a\n" + b"1\n" * 2000
+    lab.upload.value = {"big.csv": b"a\n" + b"1\n" * 2000}
     assert lab.error_alert.visible and "upload limit" in lab.error_alert.object
 
 
 def test_upload_of_a_bad_file_is_explained(data_dir):
     lab = HistogramLab(AppConfig(data_dirs=(data_dir,)))
-    lab.upload.filename = "../../evil.csv"
-    lab.upload.value = b"a,b\n1,2\n3\n"
+    lab.upload.value = {"../../evil.csv": b"a,b\n1,2\n3\n"}
     assert lab.error_alert.visible and "ragged" in lab.error_alert.object
-    lab.upload.filename = "good.csv"
-    lab.upload.value = b"a;b\n1;2\n3;4\n"
+    lab.upload.value = {"good.csv": b"a;b\n1;2\n3;4\n"}
     assert lab.dataset_select.value == "upload:good.csv"
     assert not lab.error_alert.visible
 
@@ -200,7 +196,7 @@ def test_link_reopens_the_plot(data_dir, monkeypatch):
         search = "?" + query
         href = "http://host/app?" + query
 
-    fake_state = type("S", (), {"location": Location, "loaded": True})
+    fake_state = type("S", (), {"location": Location, "loaded": True, "curdoc": None})
     monkeypatch.setattr("app.histogram.view.pn.state", fake_state)
     lab = HistogramLab(AppConfig(data_dirs=(data_dir,)))
     assert lab.dataset_select.value == "file:small.csv"

@@ -273,14 +273,6 @@ def test_html_in_column_names_is_shown_as_text(app_url, page, tmp_path):
     assert health(app_url)["status"] == "ok"
 
 
-def test_uploads_through_the_websocket_fit_the_message_limit():
-    from app.server import websocket_message_limit
-
-    for megabytes in (1, 50, 200, 500):
-        upload = megabytes * 2**20
-        assert websocket_message_limit(upload) >= upload * 4 / 3 + 2**20
-
-
 def test_numbers_of_the_fake_dataset_are_finite():
     assert np.isfinite(read_dataset(small_dataset_bytes(), "ok.csv").column("x")).all()
 
@@ -289,4 +281,4 @@ def test_gzip_event_file_within_the_limit_still_opens():
     files = list_event_files([BUNDLED_DATA_DIR])
     name, path = next(iter(files.items()))
     packed = gzip.compress(path.read_bytes())
-    assert parse_event_bytes(packed, name + ".gz").events
+    assert len(parse_event_bytes(packed, name + ".gz"))

@@ -4,17 +4,31 @@ from __future__ import annotations
 
 import json
 import math
+import re
+import threading
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from app.data_folders import files_inside
 from converters.errors import InputFileError
 
 EVENT_FILE_SUFFIXES = (".json", ".json.gz")
 GZIP_MAGIC = b"\x1f\x8b"
-MAX_UNPACKED_BYTES = 256 * 1024 * 1024  # a compressed file may unpack to at most this
+MAX_UNPACKED_BYTES = 256 * 1024 * 1024  # a file's text may be at most this
+# What parsing may build at once: a bound on `parse_cost`. Parsed JSON takes about 24 times its
+# text; an object or a list costs about 64 bytes, any other value about 32.
+MAX_PARSE_BYTES = 1024 * 1024 * 1024
+CONTAINER_BYTES = 64
+VALUE_BYTES = 32
+PER_EVENT_BYTES = 400  # what a kept event costs besides its text (its entries in four tuples)
+MAX_NAMES_SHOWN = 5
+DECODER = json.JSONDecoder()
+SPACE = re.compile(r"[ \t\n\r]*")
+# Files are parsed one at a time per process, so that the passing peaks of parsing never add up.
+PARSING = threading.Lock()
 # Types of the Phoenix event format whose values are {collection: [objects]}.
 PHOENIX_TYPES = (
     "Tracks",
@@ -42,27 +56,65 @@ class EventFileError(InputFileError):
 
 @dataclass(frozen=True)
 class EventFile:
-    """A Phoenix event file read into memory: its display name and its events in file order."""
+    """A Phoenix event file: one compact JSON text per event, parsed only when it is shown.
+
+    Parsed JSON takes about 24 times the memory of its text, so only the texts are kept, with
+    what the event list needs (keys, event numbers, one-line summaries).
+    """
 
     name: str
-    events: dict[str, dict[str, Any]]
+    keys: tuple[str, ...]
+    numbers: tuple[str, ...]
+    summaries: tuple[str, ...]
+    texts: tuple[bytes, ...]
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def event(self, position: int) -> dict[str, Any]:
+        """The event at `position` (file order), parsed."""
+        return json.loads(self.texts[position])
+
+    def position_of(self, wanted: str) -> int | None:
+        """The position of the event whose key or event number is `wanted`, if any."""
+        for position, (key, number) in enumerate(zip(self.keys, self.numbers, strict=True)):
+            if wanted in (key, number):
+                return position
+        return None
 
     @property
-    def keys(self) -> list[str]:
-        """The event keys in file order."""
-        return list(self.events)
+    def nbytes(self) -> int:
+        """About how much memory the file holds."""
+        labels = sum(map(len, self.keys)) + sum(map(len, self.numbers))
+        labels += sum(map(len, self.summaries))
+        return sum(map(len, self.texts)) + labels + PER_EVENT_BYTES * len(self.keys)
+
+    @classmethod
+    def from_events(cls, name: str, events: Mapping[str, Mapping[str, Any]]) -> EventFile:
+        """An event file of parsed events (e.g. just converted)."""
+        parts = ((key, event, compact_json(event)) for key, event in events.items())
+        return cls.from_parts(name, parts)
+
+    @classmethod
+    def from_parts(
+        cls, name: str, parts: Iterable[tuple[str, Mapping[str, Any], bytes]]
+    ) -> EventFile:
+        """An event file of (key, parsed event, its JSON text), in file order."""
+        keys, numbers, summaries, texts = [], [], [], []
+        for key, event, text in parts:
+            keys.append(key)
+            numbers.append(event_number(key, event))
+            summaries.append(event_summary(event))
+            texts.append(text)
+        return cls(name, tuple(keys), tuple(numbers), tuple(summaries), tuple(texts))
 
 
 def list_event_files(data_dirs: Iterable[Path]) -> dict[str, Path]:
     """File name -> path of every Phoenix event file directly inside the data folders."""
     found: dict[str, Path] = {}
     for directory in data_dirs:
-        directory = Path(directory)
-        if not directory.is_dir():
-            continue
-        for path in sorted(directory.iterdir()):
-            if path.is_file() and path.name.endswith(EVENT_FILE_SUFFIXES):
-                found.setdefault(path.name, path.resolve())
+        for path in files_inside(Path(directory), EVENT_FILE_SUFFIXES):
+            found.setdefault(path.name, path)
     return found
 
 
@@ -71,8 +123,13 @@ def resolve_event_file(name: str, data_dirs: Iterable[Path]) -> Path:
     available = list_event_files(data_dirs)
     path = available.get(name)
     if path is None:
-        offered = ", ".join(sorted(available)) or "none"
-        raise EventFileError(f"no event file called {name!r} in the data folders (have: {offered})")
+        names = sorted(available)
+        offered = ", ".join(names[:MAX_NAMES_SHOWN]) or "none"
+        if len(names) > MAX_NAMES_SHOWN:
+            offered += f" and {len(names) - MAX_NAMES_SHOWN} more"
+        raise EventFileError(
+            f"no event file called {shorten(name)!r} in the data folders (have: {offered})"
+        )
     return path
 
 
@@ -90,51 +147,142 @@ def read_event_file(path: Path, max_bytes: int | None = None) -> EventFile:
     return parse_event_bytes(path.read_bytes(), path.name)
 
 
-def parse_event_bytes(data: bytes, name: str) -> EventFile:
-    """Parse the bytes of a Phoenix event file (plain or gzip-compressed JSON)."""
+def parse_event_bytes(
+    data: bytes, name: str, max_text: int = MAX_UNPACKED_BYTES, limit: str = "a file may have"
+) -> EventFile:
+    """Parse the bytes of a Phoenix event file (plain or gzip-compressed JSON).
+
+    Refused before anything big is built: more than `max_text` bytes of text (`limit` says
+    whose limit that is), or more JSON values than one parse may build (see `parse_cost`).
+    """
     if data[:2] == GZIP_MAGIC:
-        data = gunzip_bounded(data, name)
+        data = gunzip_bounded(data, name, max_text, limit)
+    elif len(data) > max_text:
+        raise EventFileError(
+            f"{name} is {len(data) / 1e6:.1f} MB of text, more than the {max_text / 1e6:.0f} MB "
+            f"{limit}; open a smaller file"
+        )
+    cost = parse_cost(data)
+    if cost > MAX_PARSE_BYTES:
+        raise EventFileError(
+            f"{name} holds too many JSON values to be read: it would take about "
+            f"{cost / 1e6:,.0f} MB of memory (a Phoenix event file of that size takes far less)"
+        )
     try:
-        content = json.loads(data)
+        text = data.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError:
+        raise EventFileError(f"{name} is not a text JSON file (it is not UTF-8)") from None
+    with PARSING:
+        return EventFile.from_parts(name, split_events(text, name))
+
+
+def parse_cost(data: bytes) -> int:
+    """An upper bound of the memory that parsing JSON text builds, from counts of separators."""
+    containers = data.count(b"{") + data.count(b"[")
+    values = data.count(b",") + data.count(b":") + 1
+    return CONTAINER_BYTES * containers + VALUE_BYTES * values + len(data)
+
+
+def split_events(text: str, name: str) -> Iterator[tuple[str, dict[str, Any], bytes]]:
+    """(key, event, its text) of each event of a Phoenix file, parsed one event at a time.
+
+    A file is an object of events ({"RUN-EVENT": event, ...}) or one bare event.
+    """
+    position = skip_space(text, 0)
+    if not text.startswith("{", position):
+        decode_or_fail(text, position, name)  # broken JSON gets its own message first
+        raise EventFileError(f"{name} is not a Phoenix event file: expected an object of events")
+    found, others = 0, {}
+    for key, value, start, end in top_level_items(text, position, name):
+        if isinstance(value, dict) and looks_like_event(value):
+            found += 1
+            yield key, value, text[start:end].encode("utf-8")
+        else:
+            others[key] = value
+    if found:
+        return
+    if looks_like_event(others):
+        yield str(first_value(others, EVENT_NUMBER_KEYS, "event")), others, compact_json(others)
+        return
+    raise EventFileError(
+        f"{name} holds no Phoenix events (none of its entries has Tracks, Jets, "
+        "CaloClusters, Vertices, MissingEnergy, Electrons, Muons, Photons or Hits)"
+    )
+
+
+def top_level_items(text: str, position: int, name: str) -> Iterator[tuple[str, Any, int, int]]:
+    """(key, value, start, end of the value's text) of the object that starts at `position`."""
+    position = skip_space(text, position + 1)
+    if text.startswith("}", position):
+        raise EventFileError(f"{name} is not a Phoenix event file: expected an object of events")
+    while True:
+        key, position = decode_or_fail(text, position, name)
+        position = skip_space(text, position)
+        if not isinstance(key, str) or not text.startswith(":", position):
+            raise invalid_at(text, position, name, "expected a name in quotes, then ':'")
+        start = skip_space(text, position + 1)
+        value, end = decode_or_fail(text, start, name)
+        yield key, value, start, end
+        position = skip_space(text, end)
+        if text.startswith("}", position):
+            if skip_space(text, position + 1) != len(text):
+                raise invalid_at(text, position + 1, name, "extra data after the end")
+            return
+        if not text.startswith(",", position):
+            raise invalid_at(text, position, name, "expected ',' or '}'")
+        position = skip_space(text, position + 1)
+
+
+def decode_or_fail(text: str, position: int, name: str) -> tuple[Any, int]:
+    """The JSON value that starts at `position`, and where it ends; a clear error otherwise."""
+    try:
+        return DECODER.raw_decode(text, position)
     except RecursionError:
         raise EventFileError(f"{name} is nested too deeply to be a Phoenix event file") from None
-    except UnicodeDecodeError as error:
-        raise EventFileError(f"{name} is not a text JSON file") from error
     except json.JSONDecodeError as error:
         raise EventFileError(
             f"{name} is not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})"
-        ) from error
-    return EventFile(name=name, events=events_from_content(content, name))
+        ) from None
 
 
-def gunzip_bounded(data: bytes, name: str, limit: int = MAX_UNPACKED_BYTES) -> bytes:
-    """Unpack gzip data, refusing more than `limit` bytes of output (no gzip bombs)."""
+def invalid_at(text: str, position: int, name: str, what: str) -> EventFileError:
+    """The error of invalid JSON at `position`."""
+    line = text.count("\n", 0, position) + 1
+    column = position - (text.rfind("\n", 0, position) + 1) + 1
+    return EventFileError(f"{name} is not valid JSON (line {line}, column {column}: {what})")
+
+
+def skip_space(text: str, position: int) -> int:
+    """The first position at or after `position` that is not JSON whitespace."""
+    match = SPACE.match(text, position)
+    return match.end() if match else position
+
+
+def compact_json(event: Mapping[str, Any]) -> bytes:
+    """An event as compact JSON text (NaN kept, as Phoenix files may have it)."""
+    return json.dumps(event, separators=(",", ":")).encode("utf-8")
+
+
+def shorten(text: str, length: int = 80) -> str:
+    """Text cut to `length` characters for a message."""
+    return text if len(text) <= length else text[: length - 1] + "…"
+
+
+def gunzip_bounded(
+    data: bytes, name: str, max_bytes: int = MAX_UNPACKED_BYTES, limit: str = "a file may have"
+) -> bytes:
+    """Unpack gzip data, refusing more than `max_bytes` of output (no gzip bombs)."""
     unpacker = zlib.decompressobj(wbits=31)
     try:
-        result = unpacker.decompress(data, limit)
+        result = unpacker.decompress(data, max_bytes)
     except zlib.error as error:
         raise EventFileError(f"{name} looks gzip-compressed but cannot be unpacked") from error
     if unpacker.unconsumed_tail:
         raise EventFileError(
-            f"{name} unpacks to more than {limit / 1e6:.0f} MB; open a smaller file"
+            f"{name} unpacks to more than {max_bytes / 1e6:.0f} MB, more than {limit}; open a "
+            "smaller file"
         )
     return result
-
-
-def events_from_content(content: Any, name: str) -> dict[str, dict[str, Any]]:
-    """The events of parsed Phoenix JSON: {key: event}, or one bare event under its number."""
-    if not isinstance(content, dict) or not content:
-        raise EventFileError(f"{name} is not a Phoenix event file: expected an object of events")
-    if looks_like_event(content):
-        return {str(first_value(content, EVENT_NUMBER_KEYS, "event")): content}
-    events = {str(key): value for key, value in content.items() if isinstance(value, dict)}
-    events = {key: value for key, value in events.items() if looks_like_event(value)}
-    if not events:
-        raise EventFileError(
-            f"{name} holds no Phoenix events (none of its entries has Tracks, Jets, "
-            "CaloClusters, Vertices, MissingEnergy, Electrons, Muons, Photons or Hits)"
-        )
-    return events
 
 
 def looks_like_event(candidate: Mapping[str, Any]) -> bool:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 import logging
 import math
@@ -32,7 +31,10 @@ from app.display.physics import can_add_to_mass, invariant_mass, object_info
 from app.display.scene import EventScene, Layer, build_scene
 from app.display.style import BACKGROUND, object_colors
 from app.file_cache import once_per_version
+from app.memory import SessionMemory
 from app.safe_html import alert_pane, show_alert
+from app.uploads import upload_box, upload_refusal
+from app.work import PageWork
 from converters.errors import EventLabError
 
 LOG = logging.getLogger(__name__)
@@ -47,6 +49,7 @@ CAMERA_STILL = 1e-6
 NO_PICK = (0.0, 0.0, 0.0)  # the picker's point after a click that hits nothing
 ROOT_EVENTS = slice(0, 50)
 JSON_SUFFIXES = (".json", ".json.gz", ".gz")
+UPLOAD_SUFFIXES = (".json", ".gz", ".root")
 HELP = (
     "**Drag** to rotate, **scroll** to zoom, **right-drag** to pan. **Click** an object for its "
     "properties; **shift-click** (or *Add*) to add it to the invariant mass. Keys: **←/→** "
@@ -68,10 +71,18 @@ def camera_moved(old: Any, new: Any) -> bool:
 class EventDisplay:
     """The event display of one browser session: its own widgets, 3D objects and state."""
 
-    def __init__(self, config: AppConfig, file: str | None = None, event: str | None = None):
+    def __init__(
+        self,
+        config: AppConfig,
+        file: str | None = None,
+        event: str | None = None,
+        memory: SessionMemory | None = None,
+    ):
         import panel as pn
 
         self.config = config
+        self.memory = memory or SessionMemory(config.session_memory_bytes)
+        self.work = PageWork(config.action_seconds, pn.state.curdoc)
         self.drawing = EventDrawing()
         self.rng = random.Random()
         self.bundled = event_files.list_event_files(config.data_dirs)
@@ -140,14 +151,9 @@ class EventDisplay:
         self.alert = alert_pane("danger", width=CANVAS_SIZE[0])
         self.file_select = pn.widgets.Select(label="Event file", options=[], width=280)
         self.file_select.param.watch(self._on_file_select, "value")
-        self.upload = pn.widgets.FileDropper(
-            multiple=False,
-            max_file_size=f"{max(1, int(self.config.max_upload_mb))}MB",
-            width=280,
-            height=90,
-            layout="compact",
-        )
+        self.upload = upload_box(self.config.max_upload_mb, UPLOAD_SUFFIXES, width=280, height=90)
         self.upload.param.watch(self._on_upload, "value")
+        self.upload.param.watch(self._on_refused_upload, "refused")
         self.previous_button = pn.widgets.Button(label="◀ Previous", width=88)
         self.next_button = pn.widgets.Button(label="Next ▶", width=88, color="primary")
         self.random_button = pn.widgets.Button(label="Random", width=80)
@@ -308,10 +314,8 @@ class EventDisplay:
     def set_file(self, file: event_files.EventFile, position: int = 0) -> None:
         """Show `file`, at event `position`."""
         self.file = file
-        labels = {}
-        for index, (key, event) in enumerate(file.events.items()):
-            number = event_files.event_number(key, event)
-            labels[f"{index + 1}. #{number}: {event_files.event_summary(event)}"] = index
+        rows = enumerate(zip(file.numbers, file.summaries, strict=True))
+        labels = {f"{index + 1}. #{number}: {summary}": index for index, (number, summary) in rows}
         self._updating = True
         try:
             self.file_select.value = file.name
@@ -324,11 +328,11 @@ class EventDisplay:
         """Draw event number `position` (0-based) of the current file."""
         import panel as pn
 
-        if self.file is None or not self.file.events:
+        if self.file is None or not len(self.file):
             return
-        position %= len(self.file.events)
+        position %= len(self.file)
         key = self.file.keys[position]
-        event = self.file.events[key]
+        event = self.file.event(position)
         try:
             scene = build_scene(event)
         except (ValueError, TypeError, KeyError, IndexError) as error:
@@ -359,7 +363,7 @@ class EventDisplay:
         self.metadata.object = f"<table style='font-size:13px'>{rows}</table>"
         self.position_label.object = (
             f"<div style='font-size:15px'>Event <b data-testid='event-number'>{escape(number)}</b> "
-            f"<span style='color:#666'>({self.position + 1} of {len(self.file.events)})</span>"
+            f"<span style='color:#666'>({self.position + 1} of {len(self.file)})</span>"
             "</div>"
         )
         self._updating = True
@@ -380,20 +384,20 @@ class EventDisplay:
 
     def random_event(self) -> None:
         """A random other event of the file."""
-        if self.file and len(self.file.events) > 1:
-            choices = [i for i in range(len(self.file.events)) if i != self.position]
-            self.show(self.rng.choice(choices))
+        if self.file and len(self.file) > 1:
+            offset = self.rng.randrange(1, len(self.file))
+            self.show((self.position + offset) % len(self.file))
 
     def go_to_number(self, text: str) -> bool:
         """Show the event whose number (or key) is `text`; alert when there is none."""
         assert self.file is not None
         wanted = text.strip().lstrip("#")
-        for index, (key, event) in enumerate(self.file.events.items()):
-            if wanted in (key, event_files.event_number(key, event)):
-                self.show(index)
-                return True
-        self.fail(f"No event number {wanted} in {self.file.name}.")
-        return False
+        position = self.file.position_of(wanted)
+        if position is None:
+            self.fail(f"No event number {event_files.shorten(wanted)} in {self.file.name}.")
+            return False
+        self.show(position)
+        return True
 
     # ------------------------------------------------------------------ drawing
     def _sync_collection_controls(self) -> None:
@@ -583,14 +587,13 @@ class EventDisplay:
         assert self.file is not None
         key = self.file.keys[self.position]
         self.download.filename = f"{self._download_stem()}.json"
-        return io.BytesIO(event_files.event_json_bytes(key, self.file.events[key]))
+        return io.BytesIO(event_files.event_json_bytes(key, self.file.event(self.position)))
 
     def _download_stem(self) -> str:
         """Name (without extension) of files saved from the shown event: FILE-event-NUMBER."""
-        if self.file is None or not self.file.events:
+        if self.file is None or not len(self.file):
             return "eventlab"
-        key = self.file.keys[self.position]
-        number = event_files.event_number(key, self.file.events[key])
+        number = self.file.numbers[self.position]
         return f"{Path(self.file.name).name.split('.')[0]}-event-{number}"
 
     def take_screenshot(self) -> None:
@@ -639,31 +642,51 @@ class EventDisplay:
         if event.new and event.new.strip() and self.file is not None:
             self.go_to_number(event.new)
 
-    async def _on_upload(self, event: Any) -> None:
-        """A file dropped or chosen by the user: read it (convert ROOT on the server)."""
+    def _on_upload(self, event: Any) -> None:
+        """A file dropped or chosen by the user: read it off the event loop (ROOT converted)."""
         if not event.new:
             return
         name, content = list(event.new.items())[-1]
+        self.upload.value = {}  # the page keeps no second copy
         data = content.encode("utf-8") if isinstance(content, str) else bytes(content)
-        self.panel.loading = True
-        try:
-            file = await asyncio.to_thread(read_upload, name, data, self.config.max_upload_bytes)
-        except EventLabError as error:
-            self.fail(str(error))
-            return
-        except Exception as error:  # an arbitrary user file must never end in a traceback
-            LOG.exception("upload %s failed", name)
-            self.fail(f"{name} could not be read: {error}")
-            return
-        finally:
-            self.panel.loading = False
-        self.uploaded[file.name] = file
+        safe_name = Path(name).name or "upload"
+        owner = ("upload", safe_name)
+        self.uploaded.pop(safe_name, None)  # a file of the same name is replaced
+        self.memory.release(owner)
         self._refresh_file_options()
-        self.set_file(file)
+
+        def read() -> event_files.EventFile:
+            room = self.memory.room_for(owner)
+            file = read_upload(name, data, self.config.max_upload_bytes, room)
+            self.memory.hold(owner, file.nbytes, file.name)
+            return file
+
+        def opened(file: event_files.EventFile) -> None:
+            self.panel.loading = False
+            self.uploaded[file.name] = file
+            self._refresh_file_options()
+            self.set_file(file)
+
+        def refused(error: EventLabError) -> None:
+            self.panel.loading = False
+            self.fail(str(error))
+
+        self.panel.loading = True
+        self.work.run(read, opened, refused, replaceable=False)
+
+    def _on_refused_upload(self, event: Any) -> None:
+        """A file larger than the upload limit was dropped while it arrived."""
+        if event.new:
+            self.fail(upload_refusal(event.new, self.config.max_upload_mb))
 
 
-def read_upload(name: str, data: bytes, max_bytes: int) -> event_files.EventFile:
-    """An uploaded file as events: Phoenix JSON as it is, PHYSLITE ROOT converted on the server."""
+def read_upload(
+    name: str, data: bytes, max_bytes: int, room: int | None = None
+) -> event_files.EventFile:
+    """An uploaded file as events: Phoenix JSON as it is, PHYSLITE ROOT converted on the server.
+
+    `room`: the memory the page has left for it; a JSON text larger than that is refused.
+    """
     safe_name = Path(name).name or "upload"
     if len(data) > max_bytes:
         raise event_files.EventFileError(
@@ -671,7 +694,10 @@ def read_upload(name: str, data: bytes, max_bytes: int) -> event_files.EventFile
         )
     lower = safe_name.lower()
     if lower.endswith(JSON_SUFFIXES):
-        return event_files.parse_event_bytes(data, safe_name)
+        if room is None or room >= event_files.MAX_UNPACKED_BYTES:
+            return event_files.parse_event_bytes(data, safe_name)
+        limit = f"your page may still keep in the server's memory ({room / 2**20:.0f} MB)"
+        return event_files.parse_event_bytes(data, safe_name, max_text=room, limit=limit)
     if lower.endswith(".root"):
         return convert_root_upload(safe_name, data)
     raise event_files.EventFileError(
@@ -692,4 +718,4 @@ def convert_root_upload(name: str, data: bytes) -> event_files.EventFile:
         converted = convert_events(str(path), events=ROOT_EVENTS)
     if not converted:
         raise event_files.EventFileError(f"{name} holds no events EventLab can show")
-    return event_files.EventFile(name=name, events=converted)
+    return event_files.EventFile.from_events(name, converted)

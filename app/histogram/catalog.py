@@ -6,6 +6,7 @@ import functools
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.data_folders import files_inside
 from app.histogram.data import DATA_SUFFIXES, Dataset, read_dataset
 from app.histogram.errors import DatasetError
 
@@ -25,10 +26,8 @@ def list_data_files(folders: tuple[Path, ...]) -> list[DataFile]:
     """The readable column files directly inside the data folders (first folder wins a name)."""
     found: dict[str, DataFile] = {}
     for folder in folders:
-        if not folder.is_dir():
-            continue
-        for path in sorted(folder.iterdir()):
-            if path.suffix.lower() in DATA_SUFFIXES and path.is_file() and is_safe_name(path.name):
+        for path in files_inside(folder, DATA_SUFFIXES):
+            if is_safe_name(path.name):
                 found.setdefault(path.name, DataFile(path.name, path, path.stat().st_size))
     return sorted(found.values(), key=lambda item: item.name.lower())
 
@@ -50,13 +49,11 @@ def resolve_data_file(name: str, folders: tuple[Path, ...]) -> Path:
     """The path of a data file given by plain name, checked to lie inside a data folder."""
     if not is_safe_name(name):
         raise DatasetError(f"{name!r} is not a plain file name of a data folder")
-    for folder in folders:
-        root = folder.resolve()
-        candidate = (root / name).resolve()
-        if candidate.parent == root and candidate.is_file():
-            if candidate.suffix.lower() not in DATA_SUFFIXES:
-                raise DatasetError(f"{name} is not a CSV or parquet file")
-            return candidate
+    if not name.lower().endswith(DATA_SUFFIXES):
+        raise DatasetError(f"{name} is not a CSV or parquet file")
+    for data_file in list_data_files(folders):
+        if data_file.name == name:
+            return data_file.path
     raise DatasetError(f"no data file named {name!r} in the data folders")
 
 

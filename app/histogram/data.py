@@ -10,7 +10,7 @@ import json
 import re
 import threading
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,7 +20,9 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from app.caches import SizeBoundedCache
 from app.histogram.errors import DatasetError
+from app.memory import MB, SessionMemory
 
 CSV_SUFFIXES = (".csv", ".tsv", ".txt")
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -31,6 +33,11 @@ DELIMITERS = ",;\t| "
 JAGGED_VIEWS = {"_1": "leading element", "_2": "sub-leading element", "_n": "number of elements"}
 # Columns with empty values written out in the data card (the others are in a collapsed list).
 MISSING_SHOWN = 1
+# What reading takes per value: a CSV cell becomes 8 bytes; parquet values by physical type.
+CSV_VALUE_BYTES = 8
+PHYSICAL_WIDTHS = {"BOOLEAN": 1, "INT32": 4, "FLOAT": 4, "INT64": 8, "DOUBLE": 8, "INT96": 12}
+# float64 conversions kept of a file shared by every page (an upload's count for its page).
+SHARED_CONVERSION_BYTES = 512 * MB
 NAMES_SHOWN = 5  # column names written out in a message
 MISSING_LISTED = 50  # ... and at most this many in the collapsed list
 # Schema metadata written by pandas or Arrow themselves, not meant for people.
@@ -64,15 +71,26 @@ class MissingValues:
 
 @dataclass
 class Dataset:
-    """A table of per-event numeric columns, converted to float64 numpy arrays on first use."""
+    """A table of per-event numeric columns, converted to float64 numpy arrays on first use.
+
+    Conversions are kept in a bounded cache: of a file shared by every page, at most
+    SHARED_CONVERSION_BYTES; of an upload, within its page's memory (see `for_page`).
+    """
 
     name: str
     table: pa.Table
     metadata: dict[str, str] = field(default_factory=dict)
     ignored: tuple[str, ...] = ()
     missing: tuple[MissingValues, ...] = ()
-    _arrays: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    _arrays: SizeBoundedCache = field(
+        default_factory=lambda: SizeBoundedCache(SHARED_CONVERSION_BYTES), repr=False
+    )
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def for_page(self, memory: SessionMemory) -> Dataset:
+        """This dataset with its conversions kept within a page's memory (for an upload)."""
+        self._arrays = SizeBoundedCache(SHARED_CONVERSION_BYTES, memory)
+        return self
 
     @property
     def n_rows(self) -> int:
@@ -98,11 +116,12 @@ class Dataset:
     def column(self, name: str) -> np.ndarray:
         """The read-only float64 array of a scalar column or of a view of a list column."""
         with self._lock:
-            if name not in self._arrays:
+            array = self._arrays.get(name)
+            if array is None:
                 array = self._convert(name)
                 array.flags.writeable = False
-                self._arrays[name] = array
-            return self._arrays[name]
+                self._arrays.put(name, array, array.nbytes)
+            return array
 
     def elements(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """All elements of a list column flattened, and the number of elements of each row."""
@@ -163,8 +182,14 @@ def jagged_view(values: np.ndarray, counts: np.ndarray, suffix: str) -> np.ndarr
     return result
 
 
-def read_dataset(source: Path | bytes, name: str) -> Dataset:
-    """Read a CSV or parquet file (a path, or the bytes of an upload) and validate it."""
+def read_dataset(
+    source: Path | bytes, name: str, room: Callable[[int], None] | None = None
+) -> Dataset:
+    """Read a CSV or parquet file (a path, or the bytes of an upload) and validate it.
+
+    `room(nbytes)`, when given, is asked before the table is built with the memory it will take
+    (from the parquet metadata, or rows x columns of a CSV file), and refuses by raising.
+    """
     suffix = Path(name).suffix.lower()
     if suffix not in DATA_SUFFIXES:
         allowed = ", ".join(DATA_SUFFIXES)
@@ -172,16 +197,16 @@ def read_dataset(source: Path | bytes, name: str) -> Dataset:
     if isinstance(source, bytes):
         data = source
     elif suffix in PARQUET_SUFFIXES and source.is_file() and source.stat().st_size > 0:
-        table, metadata = read_parquet_table(source, name)
+        table, metadata = read_parquet_table(source, name, room)
         return validated_dataset(table, name, metadata)
     else:
         data = read_bytes(source)
     if not data.strip():
         raise DatasetError(f"{name} is empty")
     if suffix in PARQUET_SUFFIXES:
-        table, metadata = read_parquet_table(io.BytesIO(data), name)
+        table, metadata = read_parquet_table(io.BytesIO(data), name, room)
     else:
-        table, metadata = read_csv_table(data, name), {}
+        table, metadata = read_csv_table(data, name, room), {}
     return validated_dataset(table, name, metadata)
 
 
@@ -197,13 +222,30 @@ def read_bytes(path: Path) -> bytes:
         raise DatasetError(f"cannot read {path}: {error.strerror}") from None
 
 
-def read_parquet_table(source: Path | io.BytesIO, name: str) -> tuple[pa.Table, dict[str, str]]:
+def read_parquet_table(
+    source: Path | io.BytesIO, name: str, room: Callable[[int], None] | None = None
+) -> tuple[pa.Table, dict[str, str]]:
     """A parquet table (from a path, memory-mapped, or a buffer) and its readable metadata."""
     try:
-        table = pq.read_table(source, use_threads=True, memory_map=isinstance(source, Path))
+        parquet = pq.ParquetFile(source, memory_map=isinstance(source, Path))
+        if room is not None:
+            room(parquet_table_bytes(parquet.metadata))
+        table = parquet.read(use_threads=True)
     except (pa.ArrowException, OSError) as error:
         raise DatasetError(f"{name} is not a readable parquet file ({error})") from None
     return table, readable_metadata(table.schema.metadata or {})
+
+
+def parquet_table_bytes(metadata: pq.FileMetaData) -> int:
+    """About the memory a parquet file's table takes once read: its values unpacked."""
+    total = 0
+    for group in range(metadata.num_row_groups):
+        row_group = metadata.row_group(group)
+        for index in range(row_group.num_columns):
+            chunk = row_group.column(index)
+            width = PHYSICAL_WIDTHS.get(chunk.physical_type, 0)
+            total += max(chunk.total_uncompressed_size, chunk.num_values * width)
+    return total
 
 
 def readable_metadata(raw: dict[bytes, bytes]) -> dict[str, str]:
@@ -225,10 +267,13 @@ def readable_metadata(raw: dict[bytes, bytes]) -> dict[str, str]:
     return result
 
 
-def read_csv_table(data: bytes, name: str) -> pa.Table:
+def read_csv_table(data: bytes, name: str, room: Callable[[int], None] | None = None) -> pa.Table:
     """Parse CSV bytes with a header row; the delimiter is sniffed from the first lines."""
     sample = decoded_sample(data, name)
     delimiter = sniff_delimiter(sample)
+    if room is not None:
+        header = sample.split("\n", 1)[0]
+        room(CSV_VALUE_BYTES * (data.count(b"\n") + 1) * (header.count(delimiter) + 1))
     try:
         return pa_csv.read_csv(
             io.BytesIO(data),

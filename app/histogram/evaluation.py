@@ -11,23 +11,32 @@ from app.caches import SizeBoundedCache
 from app.histogram.data import Dataset, MissingValues, count_missing_values
 from app.histogram.errors import ExpressionInputError
 from app.histogram.filling import Binning, FilledHistogram, Selection, fill, make_selection
-from converters.expressions import ExpressionError, parse
+from app.memory import SessionMemory
+from app.work import TimeLimitError, check_time, seconds_allowed
+from converters.expressions import Expression, ExpressionError, parse
 
 MAX_EXPRESSION_LENGTH = 1000
 DEFAULT_CACHE_BYTES = 512 * 1024 * 1024
 # What a cached histogram is counted as besides its arrays, so that many small ones add up.
 HISTOGRAM_BYTES = 4096
+VALUE_BYTES = 8  # a float64 value per row
+CHUNK_ROWS = 1 << 18  # rows evaluated at once
 NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 
 
 class Evaluator:
     """Evaluates variable, cut and weight expressions over one dataset for one user session."""
 
-    def __init__(self, dataset: Dataset, max_bytes: int = DEFAULT_CACHE_BYTES) -> None:
+    def __init__(
+        self,
+        dataset: Dataset,
+        max_bytes: int = DEFAULT_CACHE_BYTES,
+        memory: SessionMemory | None = None,
+    ) -> None:
         self.dataset = dataset
         self.derived: dict[str, str] = {}
         self._missing: dict[str, MissingValues] = {}
-        self._cache = SizeBoundedCache(max_bytes)
+        self._cache = SizeBoundedCache(max_bytes, memory)
 
     @property
     def names(self) -> list[str]:
@@ -158,23 +167,62 @@ class Evaluator:
             )
         try:
             expression = parse(text, self.names)
-            columns = {name: self._column(name) for name in expression.names}
-            if not columns:  # a constant: the row count comes from a zero-copy stand-in
-                columns = {"": np.broadcast_to(np.float64(0), (self.dataset.n_rows,))}
-            result = np.asarray(expression.evaluate(columns))
         except ExpressionError as error:
             raise ExpressionInputError(f"In the {role}:\n{error}") from None
-        if result.ndim == 0:
-            result = np.full(self.dataset.n_rows, result[()])
-        if result.shape != (self.dataset.n_rows,):
-            raise ExpressionInputError(f"the {role} `{text}` does not give one value per event")
-        return result
+        self._check_cost(expression, role)
+        columns = {name: self._column(name) for name in expression.names}
+        if not columns:  # a constant: the row count comes from a zero-copy stand-in
+            columns = {"": np.broadcast_to(np.float64(0), (self.dataset.n_rows,))}
+        try:
+            return evaluate_in_chunks(expression, columns, self.dataset.n_rows)
+        except ExpressionError as error:
+            raise ExpressionInputError(f"In the {role}:\n{error}") from None
+
+    def _check_cost(self, expression: Expression, role: str) -> None:
+        """Refuse, before any work, an expression that would take too long or too much memory."""
+        rows = self.dataset.n_rows
+        allowed = seconds_allowed()
+        estimate = expression.cost * rows / 1e9
+        if allowed is not None and estimate > allowed:
+            raise TimeLimitError(
+                f"the {role} would take about {estimate:.0f} s on {rows:,} rows, more than the "
+                f"{allowed:g} s an action may take here; simplify it, or use a smaller file"
+            )
+        memory = self._cache.memory
+        if memory is not None:
+            memory.check(self._cache, VALUE_BYTES * rows, f"The {role} over {rows:,} rows")
 
     def _column(self, name: str) -> np.ndarray:
         """A dataset column, or a derived column evaluated from its expression."""
         if name in self.derived:
             return self.values(self.derived[name])
         return self.dataset.column(name)
+
+
+def evaluate_in_chunks(
+    expression: Expression, columns: dict[str, np.ndarray], rows: int
+) -> np.ndarray:
+    """An expression's value for every row, computed a chunk of rows at a time.
+
+    Chunks bound the temporary arrays of a long expression, and let the action's time budget be
+    checked between them.
+    """
+    result: np.ndarray | None = None
+    for start in range(0, max(rows, 1), CHUNK_ROWS):
+        check_time()
+        stop = min(start + CHUNK_ROWS, rows)
+        part = np.asarray(expression.evaluate({k: v[start:stop] for k, v in columns.items()}))
+        if part.ndim == 0:
+            part = np.full(stop - start, part[()])
+        if part.shape != (stop - start,):
+            raise ExpressionInputError(
+                f"`{expression.source.strip()}` does not give one value per event"
+            )
+        if result is None:
+            result = np.empty(rows, dtype=part.dtype)
+        result[start:stop] = part
+    assert result is not None
+    return result
 
 
 def normalised(text: str) -> str:

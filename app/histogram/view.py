@@ -6,8 +6,9 @@ import html
 import io
 import math
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +35,10 @@ from app.histogram.filling import Binning, FilledHistogram, Selection, auto_binn
 from app.histogram.fitting import BACKGROUNDS, SIGNALS, FitResult, fit_peak, units_for
 from app.histogram.links import LinkSettings, settings_from_query, settings_query
 from app.histogram.units import axis_label, column_unit, expression_unit
+from app.memory import SessionMemory
 from app.safe_html import alert_pane, markdown_html, show_alert, text_html
+from app.uploads import upload_box, upload_refusal
+from app.work import PageWork
 from converters.errors import EventLabError
 from converters.expressions import FUNCTION_HELP
 
@@ -67,9 +71,41 @@ class Overlay:
     style: str
 
 
-def histogram_tab(config: AppConfig) -> pn.viewable.Viewable:
+@dataclass(frozen=True)
+class PlotRequest:
+    """The settings of one redraw, read from the widgets on the event loop."""
+
+    dataset: str
+    x: str
+    cut: str
+    weight: str
+    stack: str
+    bins: int
+    low: float | None
+    high: float | None
+    auto_range: bool
+    logy: bool
+    density: bool
+    fit: str
+    background: str
+    fit_range: tuple[float | None, float | None]
+    overlays: tuple[Overlay, ...]
+
+
+@dataclass(frozen=True)
+class PlotOutcome:
+    """What a redraw computed off the event loop, ready to be shown."""
+
+    plot: PlotData
+    binning: Binning
+    statistics: str
+    fit: FitResult | None
+    started: float
+
+
+def histogram_tab(config: AppConfig, memory: SessionMemory | None = None) -> pn.viewable.Viewable:
     """The histogram lab of one browser session."""
-    return HistogramLab(config).layout
+    return HistogramLab(config, memory).layout
 
 
 def exercise_folders(config: AppConfig) -> tuple[Path, ...]:
@@ -82,8 +118,10 @@ def exercise_folders(config: AppConfig) -> tuple[Path, ...]:
 class HistogramLab:
     """One session's histogram lab: datasets, expressions, plot, fit and exercises."""
 
-    def __init__(self, config: AppConfig) -> None:
+    def __init__(self, config: AppConfig, memory: SessionMemory | None = None) -> None:
         self.config = config
+        self.memory = memory or SessionMemory(config.session_memory_bytes)
+        self.work = PageWork(config.action_seconds, pn.state.curdoc)
         self.files = {item.name: item for item in list_data_files(config.data_dirs)}
         self.uploads: dict[str, Dataset] = {}
         self.evaluators: dict[str, Evaluator] = {}
@@ -106,12 +144,11 @@ class HistogramLab:
 
     def _build_widgets(self) -> None:
         """Create every widget and output pane."""
-        accept = ",".join(DATA_SUFFIXES)
         self.dataset_select = pn.widgets.Select(
             label="Dataset", options={}, sizing_mode="stretch_width"
         )
-        self.upload = pn.widgets.FileInput(
-            accept=accept, multiple=False, sizing_mode="stretch_width"
+        self.upload = upload_box(
+            self.config.max_upload_mb, DATA_SUFFIXES, sizing_mode="stretch_width", height=80
         )
         self.dataset_info = pn.pane.HTML("", sizing_mode="stretch_width", margin=(0, 10))
         self.variable_select = pn.widgets.Select(
@@ -267,6 +304,7 @@ class HistogramLab:
         """Connect widgets to their handlers."""
         self.dataset_select.param.watch(self._on_dataset, "value")
         self.upload.param.watch(self._on_upload, "value")
+        self.upload.param.watch(self._on_refused_upload, "refused")
         self.variable_select.param.watch(self._on_variable, "value")
         self.x_input.param.watch(self._on_x, "value")
         for widget in (self.cut_input, self.weight_select, self.stack_select, self.bins_input):
@@ -306,10 +344,9 @@ class HistogramLab:
             problems.append(f"the link's dataset {link.dataset} is not available here")
         with self._quietly():
             self.dataset_select.value = start
-        self._load_selected_dataset()
-        self._apply_link(link)
         if problems:
             self._show_notice("; ".join(problems))
+        self._load_dataset(start, then=lambda: self._open_link(link))
 
     # --- datasets ----------------------------------------------------------------------------
 
@@ -330,9 +367,12 @@ class HistogramLab:
         raise DatasetError(f"unknown dataset {name!r}")
 
     def _evaluator(self, key: str) -> Evaluator:
-        """The session's evaluator (expression cache, derived columns) of one dataset."""
+        """The session's evaluator (expression cache, derived columns) of one dataset.
+
+        Reads the dataset when it is not open yet: call it off the event loop.
+        """
         if key not in self.evaluators:
-            self.evaluators[key] = Evaluator(self._dataset(key))
+            self.evaluators[key] = Evaluator(self._dataset(key), memory=self.memory)
         return self.evaluators[key]
 
     @property
@@ -343,23 +383,30 @@ class HistogramLab:
     def _on_dataset(self, event) -> None:
         if self._quiet:
             return
-        self._load_selected_dataset()
+        self._load_dataset(event.new)
 
-    def _load_selected_dataset(self) -> None:
-        """Show the selected dataset's columns and plot its first (or current) variable."""
-        try:
-            evaluator = self.evaluator
-        except EventLabError as error:
-            self._show_error(str(error))
-            return
-        self._update_column_options(evaluator)
-        self._show_dataset_info(evaluator.dataset)
+    def _load_dataset(self, key: str, then: Callable[[], None] | None = None) -> None:
+        """Open a dataset off the event loop, show its columns, then run `then` (by default:
+        plot its first variable, or the current one if it has it)."""
+
+        def loaded(evaluator: Evaluator) -> None:
+            self._update_column_options(evaluator)
+            self._show_dataset_info(evaluator.dataset)
+            if then is not None:
+                then()
+                return
+            self._choose_variable(evaluator)
+            self.refresh(auto_range=True)
+
+        self.work.run(lambda: self._evaluator(key), loaded, self._fail, replaceable=False)
+
+    def _choose_variable(self, evaluator: Evaluator) -> None:
+        """Keep the plotted variable if the dataset has it, else take its first one."""
         with self._quietly():
             if self.x_input.value.strip() not in evaluator.names:
                 self.x_input.value = default_variable(evaluator)
                 self.variable_select.value = self.x_input.value
             self.auto_range.value = True
-        self.refresh(auto_range=True)
 
     def _update_column_options(self, evaluator: Evaluator) -> None:
         """Fill the variable, weight and stack-by menus from the dataset's columns."""
@@ -398,31 +445,45 @@ class HistogramLab:
 
     def _on_upload(self, event) -> None:
         """Read an uploaded file into this session (it is never written to disk)."""
-        data, filename = self.upload.value, self.upload.filename or "upload.csv"
-        if data is None:
+        if not event.new:
             return
-        name = Path(filename).name if is_safe_name(Path(filename).name) else "upload.csv"
-        try:
-            if len(data) > self.config.max_upload_bytes:
-                raise DatasetError(
-                    f"{name} is {len(data) / 2**20:.0f} MB; the upload limit is "
-                    f"{self.config.max_upload_mb:g} MB"
-                )
-            dataset = read_dataset(bytes(data), name)
-        except EventLabError as error:
-            self._show_error(str(error))
-            return
-        finally:
-            with self._quietly():
-                self.upload.value = None
-        self.uploads[name] = dataset
-        self.evaluators.pop(f"upload:{name}", None)
-        self._update_dataset_options()
+        filename, data = list(event.new.items())[-1]
         with self._quietly():
-            self.dataset_select.value = f"upload:{name}"
-        self._load_selected_dataset()
+            self.upload.value = {}  # the page keeps no second copy
+        name = Path(filename).name if is_safe_name(Path(filename).name) else "upload.csv"
+        owner = ("upload", name)
+        self.memory.release(owner)  # a file of the same name is replaced
+
+        def read() -> Dataset:
+            if len(data) > self.config.max_upload_bytes:
+                raise DatasetError(upload_refusal(name, self.config.max_upload_mb))
+            raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+            dataset = read_dataset(raw, name, room=partial(self.memory.check, owner, what=name))
+            self.memory.hold(owner, dataset.table.nbytes, name)
+            return dataset.for_page(self.memory)
+
+        def opened(dataset: Dataset) -> None:
+            self.uploads[name] = dataset
+            self.evaluators.pop(f"upload:{name}", None)
+            self._update_dataset_options()
+            with self._quietly():
+                self.dataset_select.value = f"upload:{name}"
+            self._load_dataset(f"upload:{name}", then=self._after_upload(name))
+
+        self.uploads.pop(name, None)
+        self.evaluators.pop(f"upload:{name}", None)
+        self.work.run(read, opened, self._fail, replaceable=False)
+
+    def _on_refused_upload(self, event) -> None:
+        """A file larger than the upload limit was dropped while it arrived."""
+        if event.new:
+            self._show_error(upload_refusal(event.new, self.config.max_upload_mb))
+
+    def _after_upload(self, name: str) -> Callable[[], None] | None:
+        """What follows the upload of `name`: the exercise step that waited for it, if any."""
         if self._pending_step is not None and self.exercise and self.exercise.dataset == name:
-            self._go_to_step(self.step_index)
+            return lambda: self._go_to_step(self.step_index)
+        return None
 
     # --- settings ----------------------------------------------------------------------------
 
@@ -458,18 +519,18 @@ class HistogramLab:
 
     def _on_keep(self, event) -> None:
         """Keep the plotted expression as a new column of this dataset for this session."""
-        try:
-            self.evaluator.add_column(self.keep_name.value, self.x_input.value)
-        except EventLabError as error:
-            self._show_error(str(error))
-            return
-        name = self.keep_name.value.strip()
-        self._update_column_options(self.evaluator)
-        with self._quietly():
-            self.keep_name.value = ""
-            self.x_input.value = name
-            self.variable_select.value = name
-        self.refresh()
+        evaluator = self.evaluator
+        name, text = self.keep_name.value.strip(), self.x_input.value
+
+        def kept(_none: None) -> None:
+            self._update_column_options(evaluator)
+            with self._quietly():
+                self.keep_name.value = ""
+                self.x_input.value = name
+                self.variable_select.value = name
+            self.refresh()
+
+        self.work.run(lambda: evaluator.add_column(name, text), kept, self._fail, replaceable=False)
 
     def _add_overlay(self, style: str) -> None:
         """Add the current dataset and cut to the plot, to compare later selections with it."""
@@ -490,85 +551,100 @@ class HistogramLab:
     # --- refreshing the plot -----------------------------------------------------------------
 
     def refresh(self, auto_range: bool = False) -> None:
-        """Re-fill and redraw everything from the widgets; problems go to the error alert."""
+        """Re-fill and redraw from the widgets, off the event loop; problems go to the alert."""
         if self._quiet:
             return
-        started = time.perf_counter()
         try:
-            self._redraw(auto_range)
+            request = self._request(auto_range)
         except EventLabError as error:
             self._show_error(str(error))
             return
-        self.error_alert.visible = False
-        self.last_refresh_ms = 1e3 * (time.perf_counter() - started)
+        started = time.perf_counter()
+        self.work.run(lambda: self._compute(request, started), self._show, self._fail)
 
-    def _redraw(self, auto_range: bool) -> None:
-        """Fill the main selection, the stack and the overlays, fit, and show the result."""
-        evaluator = self.evaluator
+    def _request(self, auto_range: bool) -> PlotRequest:
+        """The widgets' settings for one redraw."""
         x = self.x_input.value.strip()
         if not x:
             raise ExpressionInputError("choose a variable or type an expression to plot")
-        cut, weight = self.cut_input.value, self.weight_select.value
+        return PlotRequest(
+            dataset=self.dataset_select.value,
+            x=x,
+            cut=self.cut_input.value,
+            weight=self.weight_select.value,
+            stack=self.stack_select.value,
+            bins=self.bins_input.value or 50,
+            low=self.low_input.value,
+            high=self.high_input.value,
+            auto_range=auto_range and self.auto_range.value,
+            logy=self.logy.value,
+            density=self.density.value,
+            fit=self.fit_select.value,
+            background=self.background_select.value,
+            fit_range=(self.fit_low.value, self.fit_high.value),
+            overlays=tuple(self.overlays),
+        )
+
+    def _compute(self, request: PlotRequest, started: float) -> PlotOutcome:
+        """Fill the main selection, the stack and the overlays, and fit (no widget touched)."""
+        evaluator = self._evaluator(request.dataset)
+        x, cut, weight = request.x, request.cut, request.weight
         selection = evaluator.selection(x, cut, weight)
-        binning = self._binning(selection, auto_range)
+        binning = plot_binning(selection, request)
         histogram = evaluator.histogram(x, binning, cut, weight)
-        layers = self._main_layers(evaluator, x, cut, weight, binning, histogram)
+        layers = self._main_layers(evaluator, request, binning, histogram)
         rows = [(layers[0].label if len(layers) == 1 else "all selected", selection, histogram)]
-        for number, overlay in enumerate(self.overlays):
+        for number, overlay in enumerate(request.overlays):
             overlay_selection, overlay_histogram = self._overlay_histogram(overlay, x, binning)
             colour = DATA_COLOUR if overlay.style == "points" else PALETTE[(number + 1) % 10]
             layers.append(Layer(overlay.label, overlay_histogram, overlay.style, colour))
             rows.append((overlay.label, overlay_selection, overlay_histogram))
-        self.fit = self._fit(histogram, selection.weighted, x)
-        self.plot = PlotData(
+        fit = plot_fit(histogram, selection.weighted, request)
+        plot = PlotData(
             layers=tuple(layers),
             x_label=axis_label(x),
-            logy=self.logy.value,
-            density=self.density.value,
-            fit=self.fit,
+            logy=request.logy,
+            density=request.density,
+            fit=fit,
             fit_layer=0,
         )
+        used = [evaluator.missing(name) for name in evaluator.columns_used(x, cut, weight)]
+        return PlotOutcome(plot, binning, statistics_html(rows) + missing_html(used), fit, started)
+
+    def _show(self, outcome: PlotOutcome) -> None:
+        """On the event loop: show a computed plot, its tables and the binning it used."""
+        with self._quietly():
+            self.bins_input.value = outcome.binning.bins
+            self.low_input.value = outcome.binning.low
+            self.high_input.value = outcome.binning.high
+        self.plot, self.fit = outcome.plot, outcome.fit
         element = self.live.element(self.plot, in_place=pn.state.loaded)
         if element is not None:
             self.plot_pane.object = element
-        used = [evaluator.missing(name) for name in evaluator.columns_used(x, cut, weight)]
-        self.stats_pane.object = statistics_html(rows) + missing_html(used)
+        self.stats_pane.object = outcome.statistics
         self.fit_pane.object = fit_html(self.fit)
         self.fit_pane.visible = self.fit is not None
         self.overlay_list.object = list_html(overlay.label for overlay in self.overlays)
         self.link_text.value = self._link()
+        self.error_alert.visible = False
+        self.last_refresh_ms = 1e3 * (time.perf_counter() - outcome.started)
 
-    def _binning(self, selection: Selection, auto_range: bool) -> Binning:
-        """The binning from the widgets, or an automatic one written back into them."""
-        bins = self.bins_input.value or 50
-        if auto_range and self.auto_range.value:
-            binning = auto_binning(selection.values)
-            if not is_integer_binning(binning):
-                binning = Binning(bins, binning.low, binning.high)
-            with self._quietly():
-                self.bins_input.value = binning.bins
-                self.low_input.value = binning.low
-                self.high_input.value = binning.high
-            return binning
-        low, high = self.low_input.value, self.high_input.value
-        if low is None or high is None:
-            raise DatasetError("type both ends of the range, or tick Automatic range")
-        return Binning(bins, float(low), float(high))
+    def _fail(self, error: EventLabError) -> None:
+        """An action that could not be done: say why above the plot."""
+        self._show_error(str(error))
 
     def _main_layers(
         self,
         evaluator: Evaluator,
-        x: str,
-        cut: str,
-        weight: str,
+        request: PlotRequest,
         binning: Binning,
         histogram: FilledHistogram,
     ) -> list[Layer]:
         """The main selection as one histogram, or split into stacked categories."""
-        column = self.stack_select.value
+        column, x, cut, weight = request.stack, request.x, request.cut, request.weight
         label = cut.strip() or "all events"
-        if self.overlays:
-            label = f"{self.dataset_select.value.partition(':')[2]}: {label}"
+        if request.overlays:
+            label = f"{request.dataset.partition(':')[2]}: {label}"
         if not column:
             return [Layer(label, histogram, "bars", PALETTE[0])]
         values = evaluator.values(column)
@@ -599,16 +675,6 @@ class HistogramLab:
         except EventLabError as error:
             raise ExpressionInputError(f"Added selection '{overlay.label}': {error}") from None
 
-    def _fit(self, histogram: FilledHistogram, weighted: bool, x: str) -> FitResult | None:
-        """Fit the main histogram when a peak shape is chosen; a failed fit is a warning."""
-        signal = self.fit_select.value
-        if not signal:
-            return None
-        low = self.fit_low.value if self.fit_low.value is not None else histogram.edges[0]
-        high = self.fit_high.value if self.fit_high.value is not None else histogram.edges[-1]
-        result = fit_peak(histogram, signal, self.background_select.value, (low, high), weighted)
-        return units_for(result, expression_unit(x) or "")
-
     def _link(self) -> str:
         """A link that reopens this dataset, these expressions and this binning."""
         kind, _, name = self.dataset_select.value.partition(":")
@@ -625,6 +691,13 @@ class HistogramLab:
             background=self.background_select.value if self.fit_select.value else None,
         )
         return f"{page_address()}?{settings_query(settings)}"
+
+    def _open_link(self, link: LinkSettings) -> None:
+        """The first plot of the page: the dataset's first variable, then what the link sets."""
+        self._choose_variable(self.evaluator)
+        self._apply_link(link)
+        if link == LinkSettings(dataset=link.dataset):
+            self.refresh(auto_range=True)
 
     def _apply_link(self, link: LinkSettings) -> None:
         """Apply the (already validated) settings of a link; expressions are checked on use."""
@@ -699,10 +772,15 @@ class HistogramLab:
 
     def _apply_step(self, key: str, step: Step) -> None:
         """Set the widgets to a step's suggested dataset, expressions, binning and fit."""
-        if self.dataset_select.value != key:
+        if self.dataset_select.value != key or key not in self.evaluators:
             with self._quietly():
                 self.dataset_select.value = key
-            self._load_selected_dataset()
+            self._load_dataset(key, then=lambda: self._set_step(step))
+        else:
+            self._set_step(step)
+
+    def _set_step(self, step: Step) -> None:
+        """The widgets of a step, once its dataset is open, and its plot."""
         self.overlays.clear()
         with self._quietly():
             if step.x:
@@ -817,6 +895,29 @@ def variable_label(name: str) -> str:
 def quoted(name: str) -> str:
     """A column name as an expression can use it (backticks when not a plain word)."""
     return name if name.isidentifier() else f"`{name}`"
+
+
+def plot_binning(selection: Selection, request: PlotRequest) -> Binning:
+    """The binning a request asks for, or an automatic one from the selected values."""
+    if request.auto_range:
+        binning = auto_binning(selection.values)
+        if not is_integer_binning(binning):
+            binning = Binning(request.bins, binning.low, binning.high)
+        return binning
+    if request.low is None or request.high is None:
+        raise DatasetError("type both ends of the range, or tick Automatic range")
+    return Binning(request.bins, float(request.low), float(request.high))
+
+
+def plot_fit(histogram: FilledHistogram, weighted: bool, request: PlotRequest) -> FitResult | None:
+    """The fit of the main histogram when a peak shape is chosen (a failed fit is reported)."""
+    if not request.fit:
+        return None
+    low, high = request.fit_range
+    low = histogram.edges[0] if low is None else low
+    high = histogram.edges[-1] if high is None else high
+    result = fit_peak(histogram, request.fit, request.background, (low, high), weighted)
+    return units_for(result, expression_unit(request.x) or "")
 
 
 def is_integer_binning(binning: Binning) -> bool:

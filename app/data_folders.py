@@ -1,0 +1,33 @@
+"""The files a data folder offers: regular files directly inside it, and nothing that leads out.
+
+One rule for every kind of file the app opens from a data folder: a symbolic link is offered only
+when it points to a file inside the same folder; one that leads elsewhere is neither listed nor
+opened (it could expose any file the server can read).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+
+def files_inside(folder: Path, suffixes: tuple[str, ...]) -> Iterator[Path]:
+    """The files directly in `folder` whose names end in one of `suffixes` (not hidden ones)."""
+    try:
+        root = folder.resolve(strict=True)
+        entries = sorted(root.iterdir()) if root.is_dir() else []
+    except OSError:
+        return
+    for entry in entries:
+        wanted = entry.name.lower().endswith(suffixes) and not entry.name.startswith(".")
+        if wanted and is_inside(root, entry):
+            yield entry
+
+
+def is_inside(root: Path, entry: Path) -> bool:
+    """Whether `entry` is a regular file directly in `root`, once links are followed."""
+    try:
+        path = entry.resolve(strict=True)
+    except (OSError, RuntimeError):  # a broken or looping link
+        return False
+    return path.parent == root and path.is_file()

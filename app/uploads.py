@@ -1,0 +1,59 @@
+"""The upload box of both tabs: files arrive in small chunks, and no more than the limit.
+
+Panel's FileDropper sends a file in chunks and checks its size only in the browser. A page that
+does not play by the rules could send chunks without end; this one counts what it buffers and
+drops a file (reporting it in `refused`) once it passes the limit.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import param
+from panel.widgets import FileDropper
+
+CHUNK_BYTES = 1024 * 1024  # each chunk is one websocket message of about 1.4 MB
+
+
+class BoundedFileDropper(FileDropper):
+    """A FileDropper that refuses, on the server too, files larger than `max_bytes`."""
+
+    max_bytes = param.Integer(default=0, bounds=(0, None), doc="largest file accepted (0: any)")
+    refused = param.String(default="", doc="the last file dropped for its size")
+
+    _rename: ClassVar[dict[str, str | None]] = {
+        **FileDropper._rename,
+        "max_bytes": None,
+        "refused": None,
+    }
+
+    def _process_event(self, event: Any) -> None:
+        data = event.data
+        if event.event_name == "upload_event" and self.max_bytes:
+            name = str(data.get("name", ""))
+            if data.get("chunk") == 1:
+                self._file_buffer.pop(name, None)
+            received = sum(map(len, self._file_buffer.get(name, []))) + len(data.get("data", b""))
+            if received > self.max_bytes:
+                self._file_buffer.pop(name, None)
+                self.refused = name
+                return
+        super()._process_event(event)
+
+
+def upload_box(max_mb: float, suffixes: tuple[str, ...], **params: Any) -> BoundedFileDropper:
+    """An upload box for one file of the given kinds, up to `max_mb` megabytes."""
+    return BoundedFileDropper(
+        multiple=False,
+        max_bytes=int(max_mb * 1024 * 1024),
+        max_file_size=f"{max(1, int(max_mb))}MB",
+        accepted_filetypes=list(suffixes),
+        chunk_size=CHUNK_BYTES,
+        layout="compact",
+        **params,
+    )
+
+
+def upload_refusal(name: str, max_mb: float) -> str:
+    """The message for a file over the upload limit."""
+    return f"{name} is larger than the upload limit of this server ({max_mb:g} MB)"
