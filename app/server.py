@@ -13,6 +13,9 @@ import logging
 import os
 import signal
 import sys
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -171,7 +174,7 @@ def resolve_origins(
             "--allow-websocket-origin '*' would let any web site use the app: name the hosts"
         )
     if not origins:
-        origins = [f"localhost:{port}", f"127.0.0.1:{port}"]
+        origins = local_origins(port)
         if address not in LOOPBACK:
             print(
                 f"eventlab serve: listening on {address}, but only browsers on this machine can "
@@ -179,6 +182,11 @@ def resolve_origins(
                 file=sys.stderr,
             )
     return origins
+
+
+def local_origins(port: int) -> list[str]:
+    """The names of this machine as a browser on it writes them, with the port."""
+    return [f"localhost:{port}", f"127.0.0.1:{port}"]
 
 
 def resolve_data_dirs(given: list[Path] | None) -> tuple[Path, ...]:
@@ -391,7 +399,8 @@ def start_server(
     threaded: bool = False,
 ) -> Any:
     """Start the app server (blocking, or in a thread when `threaded`, for benchmarks)."""
-    from app.display.offline import enable_offline_widgets, widget_routes
+    from app.display.offline import enable_offline_widgets, under_prefix, widget_routes
+    from app.hosts import require_known_host
     from app.static_compression import static_gzip
 
     enable_offline_widgets()  # before anything imports ipywidgets_bokeh
@@ -408,24 +417,60 @@ def start_server(
         # are collected.
         os.register_at_fork(before=freeze_live_objects, after_in_child=die_with_parent)
     handler, handler_args = health_handler(config)
-    return pn.serve(
-        {"/": lambda: create_app(config)},
-        port=port,
-        address=address,
-        websocket_origin=origins or [f"localhost:{port}", f"127.0.0.1:{port}"],
-        show=show,
-        num_procs=num_procs,
-        prefix=config.prefix,
-        title="EventLab",
-        extra_patterns=[(HEALTH_ROUTE, handler, handler_args), *widget_routes()],
-        threaded=threaded,
-        websocket_max_message_size=MAX_MESSAGE_BYTES,
-        websocket_compression_level=WEBSOCKET_COMPRESSION_LEVEL,
-        transforms=[static_gzip(config.prefix)],
-        unused_session_lifetime_milliseconds=SESSION_LINGER_MS,
-        check_unused_sessions_milliseconds=SESSION_CHECK_MS,
-        start=True,
-    )
+    origins = origins or local_origins(port)
+
+    def build() -> Any:
+        server = pn.serve(
+            {"/": lambda: create_app(config)},
+            port=port,
+            address=address,
+            websocket_origin=origins,
+            show=show,
+            num_procs=num_procs,
+            prefix=config.prefix,
+            title="EventLab",
+            extra_patterns=[(HEALTH_ROUTE, handler, handler_args), *widget_routes()],
+            websocket_max_message_size=MAX_MESSAGE_BYTES,
+            websocket_compression_level=WEBSOCKET_COMPRESSION_LEVEL,
+            transforms=[static_gzip(config.prefix)],
+            unused_session_lifetime_milliseconds=SESSION_LINGER_MS,
+            check_unused_sessions_milliseconds=SESSION_CHECK_MS,
+            start=False,
+        )
+        # Bokeh has forked the workers by now: each process guards its own application.
+        require_known_host(server._tornado, origins, [under_prefix(config.prefix, HEALTH_ROUTE)])
+        return server
+
+    if threaded:
+        return serve_in_thread(build)
+    server = build()
+    run_server(server)
+    return server
+
+
+def serve_in_thread(build: Callable[[], Any]) -> Any:
+    """Build and run a server in a thread with its own event loop; return it once it listens."""
+    built: Future = Future()
+
+    def run() -> None:
+        asyncio.set_event_loop(asyncio.new_event_loop())
+        try:
+            server = build()
+        except BaseException as error:
+            built.set_exception(error)
+            return
+        built.set_result(server)
+        run_server(server)
+
+    threading.Thread(target=run, daemon=True, name="eventlab-server").start()
+    return built.result(timeout=300)
+
+
+def run_server(server: Any) -> None:
+    """Serve until the event loop is stopped."""
+    server.start()
+    with contextlib.suppress(RuntimeError):
+        server.io_loop.start()
 
 
 def serve(args: argparse.Namespace) -> int:
