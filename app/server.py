@@ -50,6 +50,9 @@ HISTOGRAM_TAB = 1
 # nothing else a page sends comes near that; Bokeh parses a message whole before anything of
 # ours sees it, so a small bound keeps a hostile message from costing much memory.
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+# Request headers (the address with its query among them) up to this size get an answer: a
+# link that is far too long shows a message instead of a dropped connection (Tornado: 64 KB).
+MAX_HEADER_BYTES = 1024 * 1024
 # A closed tab's session is freed this long after its websocket closed (checked this often).
 SESSION_LINGER_MS = 15_000
 SESSION_CHECK_MS = 5_000
@@ -400,7 +403,7 @@ def start_server(
 ) -> Any:
     """Start the app server (blocking, or in a thread when `threaded`, for benchmarks)."""
     from app.display.offline import enable_offline_widgets, under_prefix, widget_routes
-    from app.hosts import require_known_host
+    from app.request_guard import guard_requests, log_request
     from app.static_compression import static_gzip
 
     enable_offline_widgets()  # before anything imports ipywidgets_bokeh
@@ -435,10 +438,12 @@ def start_server(
             transforms=[static_gzip(config.prefix)],
             unused_session_lifetime_milliseconds=SESSION_LINGER_MS,
             check_unused_sessions_milliseconds=SESSION_CHECK_MS,
+            http_server_kwargs={"max_header_size": MAX_HEADER_BYTES},
+            log_function=log_request,
             start=False,
         )
         # Bokeh has forked the workers by now: each process guards its own application.
-        require_known_host(server._tornado, origins, [under_prefix(config.prefix, HEALTH_ROUTE)])
+        guard_requests(server._tornado, origins, [under_prefix(config.prefix, HEALTH_ROUTE)])
         return server
 
     if threaded:

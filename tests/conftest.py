@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -70,8 +71,7 @@ def wait_for_http(url: str, process: subprocess.Popen, timeout: float = 90.0) ->
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            output = process.stdout.read() if process.stdout else ""
-            pytest.fail(f"the app exited with {process.returncode}:\n{output}")
+            pytest.fail(f"the app exited with {process.returncode}:\n{server_output(process)}")
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
                 if response.status == 200:
@@ -86,17 +86,30 @@ def start_app(*extra_args: str) -> tuple[subprocess.Popen, str]:
     port = free_port()
     command = [sys.executable, "-m", "app.cli", "serve", "--address", "127.0.0.1"]
     command += ["--port", str(port), *extra_args]
+    # The server's output goes to a file: a pipe nobody reads would block the server once full.
+    log = tempfile.NamedTemporaryFile("w+", prefix="eventlab-server-", suffix=".log")  # noqa: SIM115 (closed by stop_app)
     process = subprocess.Popen(
         command,
         cwd=PROJECT_ROOT,
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
+    process.log = log
     base_url = f"http://127.0.0.1:{port}"
     wait_for_http(f"{base_url}/health", process)
     return process, base_url
+
+
+def server_output(process: subprocess.Popen) -> str:
+    """What a server started by `start_app` has printed so far."""
+    log = getattr(process, "log", None)
+    if log is None:
+        return ""
+    log.flush()
+    with open(log.name, encoding="utf-8", errors="replace") as text:
+        return text.read()
 
 
 def stop_app(process: subprocess.Popen) -> None:
@@ -106,6 +119,10 @@ def stop_app(process: subprocess.Popen) -> None:
         process.wait(timeout=15)
     except subprocess.TimeoutExpired:
         process.kill()
+        process.wait()
+    log = getattr(process, "log", None)
+    if log is not None:
+        log.close()
 
 
 @pytest.fixture(scope="session")

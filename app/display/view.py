@@ -715,7 +715,11 @@ def convert_root_upload(name: str, data: bytes) -> event_files.EventFile:
     with tempfile.TemporaryDirectory(prefix="eventlab-upload-") as folder:
         path = Path(folder) / "upload.root"
         path.write_bytes(data)
-        converted = convert_events(str(path), events=ROOT_EVENTS)
+        try:
+            converted = convert_events(str(path), events=ROOT_EVENTS)
+        except EventLabError as error:  # messages name the file as the student knows it
+            message = str(error).replace(str(path), name).replace(folder, "")
+            raise event_files.EventFileError(message) from None
     if not converted:
         raise event_files.EventFileError(f"{name} holds no events EventLab can show")
     return event_files.EventFile.from_events(name, converted)

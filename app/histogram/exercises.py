@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from dataclasses import dataclass
@@ -10,11 +11,15 @@ from typing import Any
 
 import yaml
 
+from app.data_folders import files_inside
 from app.file_cache import once_per_version
 from app.histogram.errors import ExerciseError
 from app.histogram.fitting import BACKGROUNDS, SIGNALS
 
+LOG = logging.getLogger(__name__)
 BUNDLED_EXERCISES = Path(__file__).resolve().parent / "exercises"
+EXERCISE_SUFFIXES = (".yaml", ".yml")
+LOGGED: set[tuple[str, int, int]] = set()  # broken exercise file versions already logged
 MAX_EXERCISE_BYTES = 256 * 1024
 NUMBER = re.compile(r"[-+]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][-+]?\d+)?")
 STEP_KEYS = {
@@ -89,20 +94,34 @@ class AnswerCheck:
 
 
 def discover_exercises(folders: tuple[Path, ...]) -> tuple[list[Exercise], list[str]]:
-    """Every exercise in the folders (first folder wins an id), and one line per broken file."""
+    """Every exercise in the folders (first folder wins an id), and one line per broken file.
+
+    A broken file is also written to the server's log, once per version of it.
+    """
     exercises: dict[str, Exercise] = {}
     problems: list[str] = []
     for folder in folders:
-        if not folder.is_dir():
-            continue
-        for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
+        for path in files_inside(folder, EXERCISE_SUFFIXES):
             try:
                 exercise = load_exercise(path)
             except ExerciseError as error:
                 problems.append(str(error))
+                log_once(path, str(error))
                 continue
             exercises.setdefault(exercise.id, exercise)
     return sorted(exercises.values(), key=lambda item: item.title.lower()), problems
+
+
+def log_once(path: Path, problem: str) -> None:
+    """Tell the server's log about a broken exercise file (not again for every page)."""
+    try:
+        stat = path.stat()
+        key = (str(path), stat.st_mtime_ns, stat.st_size)
+    except OSError:
+        key = (str(path), 0, 0)
+    if key not in LOGGED:
+        LOGGED.add(key)
+        LOG.warning("exercise file %s cannot be used: %s", path, problem)
 
 
 def load_exercise(path: Path) -> Exercise:

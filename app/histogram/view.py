@@ -215,6 +215,9 @@ class HistogramLab:
             sizing_mode="stretch_width",
         )
         self.exercise_text = pn.pane.HTML(text_html(EXERCISE_HINT), sizing_mode="stretch_width")
+        self.exercise_problems_pane = pn.pane.HTML(
+            exercise_problems_html(self.exercise_problems), sizing_mode="stretch_width"
+        )
         self.previous_button = pn.widgets.Button(label="◀ Previous", width=100, disabled=True)
         self.next_button = pn.widgets.Button(label="Next ▶", width=100, disabled=True)
         self.suggested_button = pn.widgets.Button(
@@ -292,6 +295,7 @@ class HistogramLab:
         exercise = pn.Column(
             pn.pane.Markdown("### Exercises", margin=(0, 10)),
             self.exercise_select,
+            self.exercise_problems_pane,
             self.exercise_text,
             pn.Row(self.previous_button, self.next_button),
             self.suggested_button,
@@ -732,6 +736,8 @@ class HistogramLab:
         """Open an exercise: load its dataset and its first step."""
         self.exercise = next((e for e in self.exercises if e.id == event.new), None)
         self.questions.objects = []
+        self._pending_step = None
+        self.error_alert.visible = False  # a message about the previous exercise's file
         if self.exercise is None:
             self.exercise_text.object = text_html(EXERCISE_HINT)
             for button in (self.previous_button, self.next_button, self.suggested_button):
@@ -1030,6 +1036,17 @@ def table_html(title: str, rows: str) -> str:
         "<style>.histogram-table td,.histogram-table th{padding:2px 8px;"
         "border-bottom:1px solid #ddd;text-align:right}"
         ".histogram-table td:first-child,.histogram-table th:first-child{text-align:left}</style>"
+    )
+
+
+def exercise_problems_html(problems: list[str]) -> str:
+    """The exercise files that could not be read, each with its mistake, for the teacher."""
+    if not problems:
+        return ""
+    count = f"{len(problems)} exercise file" + ("s" if len(problems) != 1 else "")
+    return (
+        "<div style='font-size:12px;color:#842029'>"
+        f"{count} of the data folders could not be used:{list_html(problems)}</div>"
     )
 
 

@@ -1,4 +1,6 @@
-"""DNS rebinding: a request addressed to another name than the server's own is refused.
+"""Requests a page never sends: another host name (DNS rebinding), an address far too long.
+
+DNS rebinding: a request addressed to another name than the server's own is refused.
 
 A hostile site can make its own name resolve to the classroom server. Its pages then send
 `Host: evil.example` with a matching `Origin`, which a websocket would accept if only the
@@ -17,7 +19,7 @@ from urllib.parse import urlparse
 import pytest
 from conftest import CHROMIUM_ARGS, find_chromium
 
-from app.hosts import host_allowed
+from app.request_guard import MAX_QUERY_VALUE_LENGTH, address_too_long, host_allowed
 
 ALLOWED = ["localhost:5006", "127.0.0.1:5006", "lab-pc.local:5006", "physics.school.example"]
 
@@ -107,3 +109,20 @@ def test_a_rebound_name_in_chromium_gets_no_app(app_url):
             page.locator(".eventlab-scene canvas").first.wait_for(timeout=60_000)
         finally:
             chromium.close()
+
+
+def test_addresses_past_the_bounds_are_too_long():
+    assert not address_too_long("/?h_x=" + "x" * 1000 + "&h_cut=" + "y" * 1000)
+    assert address_too_long("/?event=" + "9" * (MAX_QUERY_VALUE_LENGTH + 1))
+    assert address_too_long("/?" + "&".join(f"a{i}=1" for i in range(200)))
+    assert address_too_long("/" + "a" * 20_000)
+
+
+@pytest.mark.parametrize("length", [5_000, 100_000, 400_000])
+def test_a_far_too_long_link_gets_a_message(app_url, length):
+    url = f"{app_url}/?file={'a' * length}&event={'9' * length}"
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(url, timeout=60)
+    assert refused.value.code == 414
+    assert "too long" in refused.value.read().decode()
+    assert status_for_host(app_url, "/health", urlparse(app_url).netloc) == 200
