@@ -14,7 +14,7 @@ class SizeBoundedCache:
     """Least-recently-used items up to a total size in bytes (the newest is always kept).
 
     With a page's `memory`, the cache also keeps within what the page has left, and records
-    there what it holds: uploads and kept columns come first, the cache makes room.
+    there what it holds: uploads come first, the cache makes room.
     """
 
     def __init__(self, max_bytes: int, memory: SessionMemory | None = None) -> None:
@@ -22,7 +22,9 @@ class SizeBoundedCache:
         self.memory = memory
         self._items: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()
         self._bytes = 0
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        if memory is not None:
+            memory.add_cache(self)
 
     @property
     def nbytes(self) -> int:
@@ -62,15 +64,8 @@ class SizeBoundedCache:
         with self._lock:
             self._items.clear()
             self._bytes = 0
-            self._record()
 
     def _shrink_to(self, limit: int) -> None:
         """Evict least recently used items until the rest fits `limit` (one item is kept)."""
         while self._bytes > limit and len(self._items) > 1:
             self._bytes -= self._items.popitem(last=False)[1][1]
-        self._record()
-
-    def _record(self) -> None:
-        """Tell the page's memory what the cache holds."""
-        if self.memory is not None:
-            self.memory.set(self, self._bytes)

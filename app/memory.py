@@ -8,7 +8,9 @@ only references), so a closed tab gives its memory back.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Hashable
+from typing import Any
 
 from converters.errors import EventLabError
 
@@ -20,24 +22,36 @@ class MemoryLimitError(EventLabError):
 
 
 class SessionMemory:
-    """Bytes held per owner (an upload, a cache...), within one limit (thread-safe)."""
+    """Bytes held per owner (an upload, a kept column...) and by caches, within one limit.
+
+    What owners hold comes first: holding more makes the page's caches give up room (see
+    `app.caches.SizeBoundedCache`). Thread-safe.
+    """
 
     def __init__(self, limit_bytes: int) -> None:
         self.limit = int(limit_bytes)
         self._held: dict[Hashable, int] = {}
+        self._caches: weakref.WeakSet[Any] = weakref.WeakSet()
         self._lock = threading.Lock()
 
     @property
     def used(self) -> int:
-        """Bytes held now."""
+        """Bytes held now, caches included."""
         with self._lock:
-            return sum(self._held.values())
+            return sum(self._held.values()) + sum(cache.nbytes for cache in self._caches)
+
+    def add_cache(self, cache: Any) -> None:
+        """Count a cache (anything with `nbytes` and `shrink()`) in this page's memory."""
+        with self._lock:
+            self._caches.add(cache)
 
     def room_for(self, owner: Hashable) -> int:
-        """How many bytes `owner` may hold, counting what it holds already."""
+        """How many bytes `owner` (or a cache) may hold, counting what it holds already."""
         with self._lock:
-            others = sum(size for key, size in self._held.items() if key != owner)
-        return max(self.limit - others, 0)
+            held = sum(size for key, size in self._held.items() if key != owner)
+            if owner in self._caches:
+                held += sum(cache.nbytes for cache in self._caches if cache is not owner)
+        return max(self.limit - held, 0)
 
     def check(self, owner: Hashable, nbytes: int, what: str) -> None:
         """Refuse (MemoryLimitError) when `owner` holding `nbytes` would pass the limit."""
@@ -46,21 +60,21 @@ class SessionMemory:
             raise MemoryLimitError(over_budget_message(what, nbytes, self.limit, room))
 
     def hold(self, owner: Hashable, nbytes: int, what: str) -> None:
-        """Record that `owner` now holds `nbytes`, after `check`."""
+        """Record that `owner` now holds `nbytes` (after `check`); caches make room for it."""
         self.check(owner, nbytes, what)
-        self.set(owner, nbytes)
-
-    def set(self, owner: Hashable, nbytes: int) -> None:
-        """Record what `owner` holds without a check (caches keep within `room_for` themselves)."""
         with self._lock:
             if nbytes > 0:
                 self._held[owner] = int(nbytes)
             else:
                 self._held.pop(owner, None)
+            caches = list(self._caches)
+        for cache in caches:
+            cache.shrink()
 
     def release(self, owner: Hashable) -> None:
         """`owner` holds nothing any more."""
-        self.set(owner, 0)
+        with self._lock:
+            self._held.pop(owner, None)
 
 
 def over_budget_message(what: str, nbytes: int, limit: int, room: int) -> str:

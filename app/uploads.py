@@ -29,12 +29,14 @@ class BoundedFileDropper(FileDropper):
 
     def _process_event(self, event: Any) -> None:
         data = event.data
-        if event.event_name == "upload_event" and self.max_bytes:
+        if event.event_name == "upload_event":
             name = str(data.get("name", ""))
             if data.get("chunk") == 1:
                 self._file_buffer.pop(name, None)
+            elif name not in self._file_buffer:
+                return  # the rest of a file already dropped (or never started)
             received = sum(map(len, self._file_buffer.get(name, []))) + len(data.get("data", b""))
-            if received > self.max_bytes:
+            if self.max_bytes and received > self.max_bytes:
                 self._file_buffer.pop(name, None)
                 self.refused = name
                 return

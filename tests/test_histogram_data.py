@@ -153,3 +153,16 @@ def test_real_cms_csv(cms_zmumu_csv):
     assert dataset.n_rows == 10583
     assert {"pt1", "eta1", "phi1", "Q1", "pt2", "eta2", "phi2", "Q2"} <= set(dataset.names)
     assert not dataset.missing
+
+
+@pytest.mark.parametrize(
+    ("text", "columns"),
+    [
+        ('"lep pt","lep eta"\n1,2\n3,4\n', ["lep pt", "lep eta"]),
+        ('"a ""quoted"" name",b\n1,2\n', ['a "quoted" name', "b"]),
+        ("a;b\n1,5;2\n", ["a", "b"]),
+    ],
+)
+def test_quoted_headers_with_spaces_keep_their_delimiter(text, columns):
+    dataset = read_dataset(text.encode(), "quoted.csv")
+    assert sorted([*dataset.table.column_names, *dataset.ignored]) == sorted(columns)

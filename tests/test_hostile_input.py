@@ -13,11 +13,13 @@ import time
 import urllib.request
 import zlib
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from conftest import start_app, stop_app
 
 from app.config import BUNDLED_DATA_DIR
 from app.display.events import (
@@ -35,7 +37,17 @@ from app.histogram.evaluation import Evaluator
 from app.histogram.links import settings_from_query
 from converters.errors import EventLabError
 
-XSS = "<img src=x onerror=window.__xss=1>"
+# Payloads valid for the parsers they target: HTML with quoted attributes (Markdown passes it
+# as raw HTML), SVG handlers, an iframe document, a script link, an off-site image.
+XSS = '<img src="x" onerror="window.__xss=1">'
+PAYLOADS = (
+    XSS,
+    '<svg onload="window.__xss=2"></svg>',
+    '<svg><animate onbegin="window.__xss=3" attributeName="x" dur="1s"/></svg>',
+    '<iframe srcdoc="<script>parent.__xss=4</script>"></iframe>',
+    "[click me](javascript:window.__xss=5)",
+    "![tracker](http://evil.example/pixel.png)",
+)
 TRAVERSALS = ["../../etc/passwd", "/etc/passwd", "..", "a/../../etc/passwd", "..\\..\\win.ini"]
 FAST_S = 5.0  # every refusal below must come well within this
 
@@ -202,7 +214,7 @@ def test_hostile_urls_leave_the_server_up(app_url):
         "file=%2Fetc%2Fpasswd",
         "event=%3Cscript%3Ealert(1)%3C%2Fscript%3E",
         "h_dataset=..%2F..%2Fetc%2Fpasswd&h_x=__import__",
-        "file=" + "a" * 5000,
+        "file=" + "a" * 2000,
     ]
     for query in queries:
         with urllib.request.urlopen(f"{app_url}/?{query}", timeout=60) as response:
@@ -260,7 +272,8 @@ def test_html_in_event_metadata_is_shown_as_text(app_url, page, browser, hostile
 @pytest.mark.browser
 def test_html_in_column_names_is_shown_as_text(app_url, page, tmp_path):
     path = tmp_path / "columns.csv"
-    path.write_text(f'"{XSS}",x,"<b>label</b>"\n1,2,a\n3,4,b\n')
+    quoted = XSS.replace('"', '""')  # a quote inside a quoted CSV field is doubled
+    path.write_text(f'"{quoted}",x,"<b>label</b>"\n1,2,a\n3,4,b\n')
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     page.goto(f"{app_url}/?h_bins=20")
@@ -282,3 +295,75 @@ def test_gzip_event_file_within_the_limit_still_opens():
     name, path = next(iter(files.items()))
     packed = gzip.compress(path.read_bytes())
     assert len(parse_event_bytes(packed, name + ".gz"))
+
+
+# --- script from a link, a file name, a file's contents or an exercise (in Chromium) -----------
+
+
+def hostile_exercise(dataset: str) -> str:
+    """An exercise file with a payload in every text a student reads."""
+    texts = [json.dumps(f"Text {number}: {payload}") for number, payload in enumerate(PAYLOADS)]
+    return (
+        f"title: {texts[0]}\nsummary: {texts[1]}\nsource: {texts[2]}\ndataset: {dataset}\n"
+        "steps:\n"
+        f"  - title: {texts[3]}\n    instructions: {texts[4]}\n    x: x\n"
+        f"    questions:\n      - text: {texts[5]}\n        answer: 1\n        tolerance: 1\n"
+        f"        unit: {json.dumps(XSS)}\n        hint: {texts[1]}\n"
+    )
+
+
+@pytest.fixture
+def hostile_folder(tmp_path) -> Path:
+    """A data folder whose file names, columns, metadata and exercise all carry payloads."""
+    folder = tmp_path / "class"
+    (folder / "exercises").mkdir(parents=True)
+    event = {
+        "event number": 1,
+        "dataset": PAYLOADS[1],
+        "Muons": {PAYLOADS[2]: [{"pt": 4e4, "eta": 0.5, "phi": 1.0, "energy": 5e4, "charge": 1}]},
+    }
+    (folder / f"{XSS}.json").write_text(json.dumps({"1-1": event}))
+    table = pa.table({PAYLOADS[3]: [1.0, 2.0, 3.0], "x": [1.0, 2.0, 2.5]})
+    table = table.replace_schema_metadata({"note": PAYLOADS[0], PAYLOADS[5]: "metadata"})
+    pq.write_table(table, folder / "columns.parquet")
+    (folder / "exercises" / "hostile.yaml").write_text(hostile_exercise("columns.parquet"))
+    return folder
+
+
+def assert_no_script_ran(page, dialogs: list[str]) -> None:
+    """Nothing of the payloads ran, and the page asked nothing of another host."""
+    page.wait_for_timeout(1000)
+    assert page.evaluate("window.__xss") is None
+    assert page.evaluate("document.querySelectorAll('*').length") > 0
+    assert dialogs == [] and page.offsite_requests == []
+
+
+@pytest.mark.browser
+def test_payloads_in_links_names_files_and_exercises_stay_text(page, hostile_folder, tmp_path):
+    process, url = start_app("--data-dir", str(hostile_folder))
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    try:
+        for query in (f"event={quote(XSS)}", f"file={quote(PAYLOADS[1])}", f"file={quote(XSS)}"):
+            page.goto(f"{url}/?{query}")
+            page.locator("[data-testid=event-number]").first.wait_for(timeout=60_000)
+            assert_no_script_ran(page, dialogs)
+        page.get_by_text(PAYLOADS[2], exact=False).first.wait_for(timeout=30_000)
+        upload = tmp_path / f"{PAYLOADS[3]}.json".replace("/", "_")
+        upload.write_text(json.dumps({"2-2": {"event number": 2, "Muons": {XSS: []}}}))
+        page.locator("input[type=file]").first.set_input_files(str(upload))
+        page.get_by_text(upload.name, exact=False).first.wait_for(timeout=30_000, state="attached")
+        assert_no_script_ran(page, dialogs)
+
+        page.locator(".bk-tab").filter(has_text="Histograms").first.click()
+        page.locator("table.histogram-table").first.wait_for(timeout=60_000)
+        page.locator("select").filter(has_text="Text 0").first.select_option(label=f"Text 0: {XSS}")
+        page.get_by_text("Text 4: [click me](javascript:", exact=False).first.wait_for(
+            timeout=30_000
+        )
+        page.get_by_text("[image: tracker]", exact=False).first.wait_for(timeout=30_000)
+        assert page.locator("a[href^='javascript']").count() == 0
+        assert_no_script_ran(page, dialogs)
+        assert health(url)["status"] == "ok"
+    finally:
+        stop_app(process)

@@ -14,6 +14,7 @@ import base64
 import os
 import socket
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlparse
 
 import pytest
@@ -86,6 +87,14 @@ def test_the_health_check_answers_any_name(app_url):
 
 @pytest.mark.browser
 def test_a_rebound_name_in_chromium_gets_no_app(app_url):
+    # A browser of its own (with the resolver rule), in a thread of its own: the session's
+    # browser may hold this thread's event loop.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(open_under_a_rebound_name, app_url).result(timeout=180)
+
+
+def open_under_a_rebound_name(app_url: str) -> None:
+    """Chromium resolving evil.example to this machine gets a refusal there, the app here."""
     from playwright.sync_api import sync_playwright
 
     port = urlparse(app_url).port

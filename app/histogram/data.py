@@ -28,6 +28,7 @@ CSV_SUFFIXES = (".csv", ".tsv", ".txt")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 DATA_SUFFIXES = CSV_SUFFIXES + PARQUET_SUFFIXES
 SNIFF_BYTES = 64 * 1024
+SNIFF_LINES = 20
 DELIMITERS = ",;\t| "
 # Suffixes of the per-event views offered for each list (jagged) column.
 JAGGED_VIEWS = {"_1": "leading element", "_2": "sub-leading element", "_n": "number of elements"}
@@ -299,8 +300,16 @@ def decoded_sample(data: bytes, name: str) -> str:
 
 
 def sniff_delimiter(sample: str) -> str:
-    """The field delimiter of CSV text: the standard sniffer, else the header's commonest."""
-    lines = [line for line in sample.splitlines() if line.strip()][:20]
+    """The field delimiter of CSV text: the first candidate (, ; tab | space) that splits every
+    line of the sample into the same number of fields (quotes respected), else the standard
+    sniffer's guess, else the header's commonest candidate."""
+    lines = [line for line in sample.splitlines() if line.strip()][:SNIFF_LINES]
+    if len(lines) > 1 and not sample.endswith("\n"):
+        lines = lines[:-1]  # the sample may end in the middle of a row
+    for delimiter in DELIMITERS:
+        counts = {len(row) for row in csv.reader(lines, delimiter=delimiter)}
+        if len(counts) == 1 and counts.pop() > 1:
+            return delimiter
     try:
         return csv.Sniffer().sniff("\n".join(lines), delimiters=DELIMITERS).delimiter
     except csv.Error:

@@ -407,9 +407,11 @@ class HistogramLab:
     def _choose_variable(self, evaluator: Evaluator) -> None:
         """Keep the plotted variable if the dataset has it, else take its first one."""
         with self._quietly():
-            if self.x_input.value.strip() not in evaluator.names:
-                self.x_input.value = default_variable(evaluator)
-                self.variable_select.value = self.x_input.value
+            current = self.x_input.value.strip()
+            if current not in evaluator.names and current.strip("`") not in evaluator.names:
+                name = default_variable(evaluator)
+                self.variable_select.value = name
+                self.x_input.value = as_expression(name, evaluator)
             self.auto_range.value = True
 
     def _update_column_options(self, evaluator: Evaluator) -> None:
@@ -495,7 +497,7 @@ class HistogramLab:
         if self._quiet or not event.new:
             return
         with self._quietly():
-            self.x_input.value = event.new
+            self.x_input.value = as_expression(event.new, self.evaluator)
             self.auto_range.value = True
         self.refresh(auto_range=True)
 
@@ -896,6 +898,12 @@ def variable_label(name: str) -> str:
     """A menu label for a column: its name and unit."""
     unit = column_unit(name)
     return f"{name} [{unit}]" if unit else name
+
+
+def as_expression(name: str, evaluator: Evaluator) -> str:
+    """A variable menu's choice as the plot box shows it: a list column as it is (all its
+    elements), any other name quoted when it is not a plain word."""
+    return name if name in evaluator.dataset.jagged_columns else quoted(name)
 
 
 def quoted(name: str) -> str:
