@@ -17,13 +17,21 @@ from pathlib import Path
 from typing import Any
 
 from app.config import BUNDLED_DATA_DIR, AppConfig
+from app.connection_notice import show_notice_when_connection_lost
 from app.sessions import (
-    SESSIONS,
     c_library,
     free_page,
     freeze_after_this_change,
     freeze_live_objects,
     on_session_end,
+)
+from app.workers import (
+    WorkerBoard,
+    health_status,
+    register_static_extensions,
+    serve_stylesheets_locally,
+    status_handler,
+    worker_count,
 )
 from converters.errors import EventLabError
 
@@ -183,21 +191,20 @@ def build_config(args: argparse.Namespace) -> AppConfig:
     )
 
 
-def health_handler(config: AppConfig) -> tuple[type, dict[str, Any]]:
+def health_handler(config: AppConfig, board: WorkerBoard) -> tuple[type, dict[str, Any]]:
     """A tornado handler answering GET /health with 200 and a small JSON status."""
     from tornado.web import RequestHandler
 
     from app.display.events import list_event_files
 
     class HealthHandler(RequestHandler):
-        """GET /health: the server is up and can see its event files."""
+        """GET /health: the server is up, can see its event files, and how each worker is."""
 
         def get(self) -> None:
             files = list_event_files(config.data_dirs)
             self.set_header("Content-Type", "application/json")
             self.set_header("Cache-Control", "no-store")
-            status = {"status": "ok", "event_files": len(files), "sessions": SESSIONS.active}
-            self.write(json.dumps(status))
+            self.write(json.dumps(health_status(board, len(files))))
 
     return HealthHandler, {}
 
@@ -284,6 +291,9 @@ def create_app(config: AppConfig) -> Any:
     import panel as pn
 
     args = pn.state.session_args if pn.state.curdoc is not None else {}
+    if pn.state.curdoc is not None:
+        serve_stylesheets_locally(pn.state.curdoc)
+        show_notice_when_connection_lost(pn.state.curdoc)
     displays: list = []
     on_session_end(lambda: display_widgets(displays))
     builders = (lambda: display_panel(config, args, displays), lambda: histogram_panel(config))
@@ -368,10 +378,12 @@ def start_server(
 
     enable_offline_widgets()  # before anything imports ipywidgets_bokeh
     import panel as pn
+    from panel.io.application import build_applications
 
     send_websocket_frames_at_once()
     skip_document_checks()
     warm_up(config)
+    register_static_extensions()  # before the workers fork
     freeze_live_objects()
     if num_procs != 1:
         forget_event_loop()
@@ -379,16 +391,18 @@ def start_server(
         # pass visits (and so copies) the memory they share with this process until closed pages
         # are collected.
         os.register_at_fork(before=freeze_live_objects, after_in_child=die_with_parent)
-    handler, handler_args = health_handler(config)
+    board = WorkerBoard(worker_count(num_procs))
+    applications = build_applications({"/": lambda: create_app(config)}, title="EventLab")
+    applications["/"].add(status_handler(board))
+    handler, handler_args = health_handler(config, board)
     return pn.serve(
-        {"/": lambda: create_app(config)},
+        applications,
         port=port,
         address=address,
         websocket_origin=origins or [f"localhost:{port}", f"127.0.0.1:{port}"],
         show=show,
         num_procs=num_procs,
         prefix=config.prefix,
-        title="EventLab",
         extra_patterns=[(HEALTH_ROUTE, handler, handler_args), *widget_routes()],
         threaded=threaded,
         websocket_max_message_size=websocket_message_limit(config.max_upload_bytes),
