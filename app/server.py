@@ -26,14 +26,22 @@ from app.config import (
     DEFAULT_SESSION_MEMORY_MB,
     AppConfig,
 )
+from app.connection_notice import show_notice_when_connection_lost
 from app.memory import SessionMemory
 from app.sessions import (
-    SESSIONS,
     c_library,
     free_page,
     freeze_after_this_change,
     freeze_live_objects,
     on_session_end,
+)
+from app.workers import (
+    WorkerBoard,
+    health_status,
+    register_static_extensions,
+    serve_stylesheets_locally,
+    status_handler,
+    worker_count,
 )
 from converters.errors import EventLabError
 
@@ -221,21 +229,20 @@ def build_config(args: argparse.Namespace) -> AppConfig:
     )
 
 
-def health_handler(config: AppConfig) -> tuple[type, dict[str, Any]]:
+def health_handler(config: AppConfig, board: WorkerBoard) -> tuple[type, dict[str, Any]]:
     """A tornado handler answering GET /health with 200 and a small JSON status."""
     from tornado.web import RequestHandler
 
     from app.display.events import list_event_files
 
     class HealthHandler(RequestHandler):
-        """GET /health: the server is up and can see its event files."""
+        """GET /health: the server is up, can see its event files, and how each worker is."""
 
         def get(self) -> None:
             files = list_event_files(config.data_dirs)
             self.set_header("Content-Type", "application/json")
             self.set_header("Cache-Control", "no-store")
-            status = {"status": "ok", "event_files": len(files), "sessions": SESSIONS.active}
-            self.write(json.dumps(status))
+            self.write(json.dumps(health_status(board, len(files))))
 
     return HealthHandler, {}
 
@@ -319,6 +326,9 @@ def create_app(config: AppConfig) -> Any:
     import panel as pn
 
     args = pn.state.session_args if pn.state.curdoc is not None else {}
+    if pn.state.curdoc is not None:
+        serve_stylesheets_locally(pn.state.curdoc)
+        show_notice_when_connection_lost(pn.state.curdoc)
     displays: list = []
     memory = SessionMemory(config.session_memory_bytes)  # shared by the page's two tabs
     on_session_end(lambda: display_widgets(displays))
@@ -408,10 +418,12 @@ def start_server(
 
     enable_offline_widgets()  # before anything imports ipywidgets_bokeh
     import panel as pn
+    from panel.io.application import build_applications
 
     send_websocket_frames_at_once()
     skip_document_checks()
     warm_up(config)
+    register_static_extensions()  # before the workers fork
     freeze_live_objects()
     if num_procs != 1:
         forget_event_loop()
@@ -419,19 +431,21 @@ def start_server(
         # pass visits (and so copies) the memory they share with this process until closed pages
         # are collected.
         os.register_at_fork(before=freeze_live_objects, after_in_child=die_with_parent)
-    handler, handler_args = health_handler(config)
+    board = WorkerBoard(worker_count(num_procs))
+    applications = build_applications({"/": lambda: create_app(config)}, title="EventLab")
+    applications["/"].add(status_handler(board))
+    handler, handler_args = health_handler(config, board)
     origins = origins or local_origins(port)
 
     def build() -> Any:
         server = pn.serve(
-            {"/": lambda: create_app(config)},
+            applications,
             port=port,
             address=address,
             websocket_origin=origins,
             show=show,
             num_procs=num_procs,
             prefix=config.prefix,
-            title="EventLab",
             extra_patterns=[(HEALTH_ROUTE, handler, handler_args), *widget_routes()],
             websocket_max_message_size=MAX_MESSAGE_BYTES,
             websocket_compression_level=WEBSOCKET_COMPRESSION_LEVEL,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import os
 import threading
 import time
 from collections import deque
@@ -76,12 +77,21 @@ def seconds_allowed() -> float | None:
 
 
 def pool() -> ThreadPoolExecutor:
-    """The process's worker threads (made on first use, so also after the server forks)."""
+    """The process's worker threads (made on first use)."""
     global _POOL
     with _POOL_LOCK:
         if _POOL is None:
             _POOL = ThreadPoolExecutor(WORKER_THREADS, thread_name_prefix="eventlab-work")
         return _POOL
+
+
+def forget_pool() -> None:
+    """In a forked worker: the parent's threads did not come along, so make a pool anew."""
+    global _POOL, _POOL_LOCK
+    _POOL, _POOL_LOCK = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=forget_pool)
 
 
 @dataclass
@@ -98,12 +108,14 @@ class Job(Generic[Result]):
 class PageWork:
     """The heavy actions of one page, one at a time, newest first (see the module docstring).
 
-    Without a server page (`document` None: tests, the command line) an action runs at once.
+    Without a browser session (`document` None or not served: tests, the command line, the
+    server's warm-up page) an action runs at once.
     """
 
     def __init__(self, seconds: float = DEFAULT_ACTION_SECONDS, document: Any = None) -> None:
         self.seconds = seconds
-        self.document = document
+        served = document is not None and getattr(document, "session_context", None) is not None
+        self.document = document if served else None
         self._running: Job | None = None
         self._waiting: deque[Job] = deque()
         self._lock = threading.Lock()

@@ -366,7 +366,7 @@ def wait_for_release(url: str, pid: int) -> tuple[float, int]:
 
     deadline = time.monotonic() + RELEASE_WAIT_S
     answers: list[int] = []
-    # Each answer comes from whichever worker process accepted it: wait for a run of zeros.
+    # Each answer sums every worker's last heartbeat (up to 1 s old): wait for a run of zeros.
     while time.monotonic() < deadline and answers[-HEALTH_ANSWERS:] != [0] * HEALTH_ANSWERS:
         with urllib.request.urlopen(f"{url}/health", timeout=5) as response:
             answers.append(json.loads(response.read())["sessions"])

@@ -169,6 +169,8 @@ def run_loop(coroutine):
 class Document:
     """Bokeh's document as PageWork uses it: callbacks run on the event loop."""
 
+    session_context = "served"
+
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
 
@@ -237,3 +239,23 @@ def test_links_out_of_a_data_folder_are_neither_listed_nor_opened(tmp_path):
     found = [path.name for path in files_inside(folder, (".csv", ".json", ".yaml"))]
     assert found == ["mine.csv", "same.csv"]
     assert discover_exercises((folder,)) == ([], [])
+
+
+def test_a_forked_worker_makes_its_own_threads():
+    import os
+
+    from app import work
+
+    work.pool().submit(lambda: None).result()
+    reader, writer = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover (runs in the child)
+        try:
+            done = work.pool().submit(lambda: b"ran").result(timeout=10)
+        except Exception:
+            done = b"hung"
+        os.write(writer, done)
+        os._exit(0)
+    os.close(writer)
+    os.waitpid(child, 0)
+    assert os.read(reader, 10) == b"ran"
