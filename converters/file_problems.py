@@ -47,10 +47,12 @@ def human_size(size: int) -> str:
 
 
 def truncated(actual: int, expected: int) -> str:
-    """The truncation message."""
+    """The truncation message (in bytes where the sizes would read the same rounded)."""
+    shown, said = human_size(actual), human_size(expected)
+    if shown == said:
+        shown, said = f"{actual:,} bytes", f"{expected:,} bytes"
     return (
-        f"the file ends after {human_size(actual)} but its header says {human_size(expected)}:"
-        f" it is truncated; {DOWNLOAD_AGAIN}"
+        f"the file ends after {shown} but its header says {said}: it is truncated; {DOWNLOAD_AGAIN}"
     )
 
 
@@ -118,7 +120,17 @@ def describe_open_error(source: str, error: Exception, what: str | None = None) 
             f" it is truncated; {DOWNLOAD_AGAIN}"
         )
     part = what or "its table of contents"
+    if isinstance(error, NotImplementedError):
+        return unsupported(source, part)
     return InputFileError(f"{source}: the file is damaged: {part} cannot be read; {DOWNLOAD_AGAIN}")
+
+
+def unsupported(source: str, what: str) -> InputFileError:
+    """An InputFileError for a valid file whose layout the installed uproot cannot read."""
+    return InputFileError(
+        f"{source}: {what} uses a storage feature that uproot {uproot.__version__} cannot read"
+        " (a newer ROOT wrote it?); try a newer uproot: pip install -U uproot"
+    )
 
 
 def damage_kind(error: Exception) -> str:
@@ -134,6 +146,8 @@ def describe_read_error(
     store: EventStore, name: str | None, start: int, stop: int, error: Exception
 ) -> InputFileError:
     """An InputFileError for data that cannot be read from an opened file."""
+    if isinstance(error, NotImplementedError):
+        return unsupported(store.source, f"the {store.layout} {store.name!r}")
     where = f"entries {start}-{stop - 1}" if stop - start > 1 else f"entry {start}"
     if store.layout == "RNTuple":
         what = (

@@ -16,8 +16,10 @@ import uproot
 
 from converters.errors import InputFileError
 from converters.file_problems import (
+    DOWNLOAD_AGAIN,
     describe_open_error,
     describe_read_error,
+    human_size,
     not_root_reason,
     size_problem,
 )
@@ -31,6 +33,7 @@ from converters.schema import (
 )
 
 RNTUPLE_CLASS = "ROOT::RNTuple"
+EMPTY_FILE_BYTES = 10_000  # a ROOT file with objects in it is larger than this
 URL_TIMEOUT = 30  # seconds
 
 
@@ -161,6 +164,12 @@ class RNTupleStore(EventStore):
     def __init__(self, source, root_file, name, file_format, ntuple):
         super().__init__(source, root_file, name, file_format)
         self.ntuple = ntuple
+        for part, holds in (("header", "its fields"), ("footer", "its clusters and pages")):
+            try:
+                getattr(ntuple, part)
+            except Exception as error:
+                what = f"the {part} of the RNTuple {name!r} (the description of {holds})"
+                raise describe_open_error(source, error, what) from None
         self._names = set(ntuple.keys(recursive=True))
         self._top = set(ntuple.keys(recursive=False))
 
@@ -202,23 +211,41 @@ def find_events(source: str, root_file: uproot.ReadOnlyFile) -> EventStore:
         classes = {key.split(";")[0]: name for key, name in directory.classnames().items()}
     except Exception as error:
         raise describe_open_error(source, error) from None
+    if not classes and root_file.fEND > EMPTY_FILE_BYTES:
+        raise InputFileError(
+            f"{source}: the file is damaged: its table of contents lists nothing although it"
+            f" holds {human_size(root_file.fEND)}; {DOWNLOAD_AGAIN}"
+        )
     candidates = [(PHYSLITE_TREE, "physlite"), (PHYSLITE_RNTUPLE, "physlite")]
     candidates += [(name, "ntuple") for name in NTUPLE_TREES]
     for name, file_format in candidates:
-        if name not in classes:
-            continue
-        try:
-            stored = directory[name]
-        except Exception as error:
-            raise describe_open_error(source, error, f"the {name!r} object") from None
-        if classes[name] == RNTUPLE_CLASS:
-            return RNTupleStore(source, root_file, name, file_format, stored)
-        if isinstance(stored, uproot.TTree):
-            return TreeStore(source, root_file, name, file_format, stored)
+        if name in classes:
+            store = load_store(source, root_file, name, classes[name], file_format)
+            if store is not None:
+                return store
     raise InputFileError(
         f"{source}: neither PHYSLITE (a '{PHYSLITE_TREE}' TTree or '{PHYSLITE_RNTUPLE}' RNTuple)"
         f" nor an education ntuple ('analysis' or 'mini' tree); the file holds {contents(classes)}"
     )
+
+
+def load_store(
+    source: str, root_file: uproot.ReadOnlyFile, name: str, class_name: str, file_format: str
+) -> EventStore | None:
+    """The store of the object `name`, None when it is neither a TTree nor an RNTuple."""
+    is_rntuple = class_name == RNTUPLE_CLASS
+    what = f"the RNTuple {name!r}" if is_rntuple else f"the {class_name} {name!r}"
+    try:
+        stored = root_file.root_directory[name]
+        if is_rntuple:
+            return RNTupleStore(source, root_file, name, file_format, stored)
+        if isinstance(stored, uproot.TTree):
+            return TreeStore(source, root_file, name, file_format, stored)
+    except InputFileError:
+        raise
+    except Exception as error:
+        raise describe_open_error(source, error, what) from None
+    return None
 
 
 def contents(classes: dict[str, str], shown: int = 5) -> str:
