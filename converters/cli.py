@@ -105,11 +105,12 @@ def report(command: str, summary, output: Path) -> None:
 
     size = output.stat().st_size / 1e6
     rate = summary.entries_read / summary.seconds if summary.seconds else 0.0
+    entries = "entry" if summary.entries_read == 1 else "entries"
     print(
         f"eventlab {command}: {summary.events} events from {summary.inputs} file(s)"
         f" ({len(summary.collections)} collections) -> {output} ({size:.2f} MB)"
-        f" in {summary.seconds:.1f} s ({summary.entries_read:,} entries at {rate:,.0f} events/s,"
-        f" {human_size(summary.bytes_read)} read)"
+        f" in {summary.seconds:.1f} s ({summary.entries_read:,} {entries} read at {rate:,.0f}"
+        f" events/s, {human_size(summary.bytes_read)} from the input)"
     )
 
 

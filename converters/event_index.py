@@ -105,9 +105,8 @@ class EventIndex:
         self._cache: OrderedDict[tuple[int, int], EventBatch] = OrderedDict()
         self._boundaries = self.source.cluster_boundaries()
         self.columns = self._read_summaries()
-        self._keys = np.array(
-            unique_keys(keys_of(self.columns.event, self.columns.run), set(), 0), dtype=str
-        )
+        keys = unique_keys(keys_of(self.columns.event, self.columns.run), set(), 0)
+        self._keys = np.array(keys, dtype=np.bytes_)  # one byte per character: they are ASCII
 
     def _read_summaries(self) -> SummaryColumns:
         """The summary columns of every event, read chunk by chunk."""
@@ -120,6 +119,12 @@ class EventIndex:
             raise InputFileError(f"{self.name}: the file holds no events")
         return SummaryColumns.concatenate(parts)
 
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the index itself (its arrays), not counting cached clusters."""
+        arrays = [value for value in vars(self.columns).values() if isinstance(value, np.ndarray)]
+        return sum(array.nbytes for array in arrays) + self._keys.nbytes
+
     def __len__(self) -> int:
         return len(self.columns.event)
 
@@ -131,7 +136,7 @@ class EventIndex:
     @property
     def keys(self) -> list[str]:
         """The event keys ("RUN-EVENT") in file order, as `convert` writes them."""
-        return self._keys.tolist()
+        return np.char.decode(self._keys, "ascii").tolist()
 
     @property
     def bytes_read(self) -> int:
@@ -140,11 +145,11 @@ class EventIndex:
 
     def key(self, entry: int) -> str:
         """The key of one entry."""
-        return str(self._keys[self._checked(entry)])
+        return self._keys[self._checked(entry)].decode("ascii")
 
     def entry(self, key: str) -> int:
         """The entry of an event key ("RUN-EVENT", or the event number alone)."""
-        matches = np.flatnonzero(self._keys == key)
+        matches = np.flatnonzero(self._keys == key.encode("utf-8"))
         if len(matches) == 0 and key.isdigit():
             matches = np.flatnonzero(self.columns.event == int(key))
         if len(matches) == 0:

@@ -159,7 +159,9 @@ def test_cli_prints_the_bytes_read(clustered_files, tmp_path):
     result = eventlab("convert", path, "--event-numbers", number, "-o", output)
     assert result.returncode == 0, result.stderr
     assert "1 events from 1 file(s)" in result.stdout
-    assert re.search(r"1 entries at .* events/s, \d+ kB read\)", result.stdout), result.stdout
+    assert re.search(r"1 entry read at .* events/s, \d+ kB from the input\)", result.stdout), (
+        result.stdout
+    )
     assert len(result.stdout.strip().splitlines()) == 1
 
 
@@ -184,7 +186,7 @@ def test_over_http_the_summary_counts_what_was_fetched(clustered_files, range_se
         "convert", f"{range_server.url}/{path.name}", "--event-numbers", number, "-o", output
     )
     assert result.returncode == 0, result.stderr
-    read = re.search(r"(\d+) kB read\)", result.stdout)
+    read = re.search(r"(\d+) kB from the input\)", result.stdout)
     assert read, result.stdout
     assert int(read[1]) * 1000 == pytest.approx(range_server.bytes_sent, rel=0.1, abs=2000)
     assert range_server.bytes_sent < path.stat().st_size / 3
