@@ -9,15 +9,26 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import polars as pl
 
-LABELS = (("electrons", "e"), ("muons", "mu"), ("photons", "photon"))
+LABELS = ("e", "mu", "photon")
 NOTHING = "no physics objects"
 
+# numpy rather than polars: the display's server forks worker processes, and a process that has
+# started polars' thread pool must not fork.
 
-def counted(column: str, label: str) -> pl.Expr:
-    """'N label' where the count is positive, else null."""
-    return pl.when(pl.col(column) > 0).then(pl.format("{} " + label, pl.col(column)))
+
+def counted(values: np.ndarray, label: str) -> np.ndarray:
+    """'N label' where the count is positive, else ''."""
+    return np.where(values > 0, np.char.add(values.astype(str), " " + label), "")
+
+
+def joined(parts: list[np.ndarray]) -> np.ndarray:
+    """The non-empty parts of each row joined with ', '."""
+    line = parts[0]
+    for part in parts[1:]:
+        both = (line != "") & (part != "")
+        line = np.char.add(np.char.add(line, np.where(both, ", ", "")), part)
+    return line
 
 
 def summary_lines(
@@ -33,45 +44,30 @@ def summary_lines(
 
     Tracks and clusters are named only for events with none of the rest.
     """
-    events = len(electrons)
-    nothing = np.zeros(events, dtype=np.int64)
+    counts = [np.asarray(values, dtype=np.int64) for values in (electrons, muons, photons, jets)]
+    events = len(counts[0])
     met = np.full(events, np.nan) if met_gev is None else np.asarray(met_gev, dtype=np.float64)
     has_met = np.isfinite(met)
-    frame = pl.DataFrame(
-        {
-            "electrons": np.asarray(electrons, dtype=np.int64),
-            "muons": np.asarray(muons, dtype=np.int64),
-            "photons": np.asarray(photons, dtype=np.int64),
-            "jets": np.asarray(jets, dtype=np.int64),
-            # rint rounds half to even on the exact value, as Python's format(x, ".0f") does.
-            "met": np.where(has_met, np.rint(np.where(has_met, met, 0.0)), 0).astype(np.int64),
-            "has_met": has_met,
-            "tracks": nothing if tracks is None else np.asarray(tracks, dtype=np.int64),
-            "clusters": nothing if clusters is None else np.asarray(clusters, dtype=np.int64),
-        }
+    # rint rounds half to even on the exact value, as Python's format(x, ".0f") does.
+    met_whole = np.rint(np.where(has_met, met, 0.0)).astype(np.int64)
+    jet_count = counts[3]
+    jets_text = np.where(jet_count == 1, "1 jet", counted(jet_count, "jets"))
+    met_text = np.where(
+        has_met, np.char.add(np.char.add("MET ", met_whole.astype(str)), " GeV"), ""
     )
-    jets_text = (
-        pl.when(pl.col("jets") == 1)
-        .then(pl.lit("1 jet"))
-        .when(pl.col("jets") > 1)
-        .then(pl.format("{} jets", pl.col("jets")))
+    physics = joined(
+        [
+            *(counted(c, label) for c, label in zip(counts, LABELS, strict=False)),
+            jets_text,
+            met_text,
+        ]
     )
-    met_text = pl.when(pl.col("has_met")).then(pl.format("MET {} GeV", pl.col("met")))
-    physics = pl.concat_str(
-        [*(counted(column, label) for column, label in LABELS), jets_text, met_text],
-        separator=", ",
-        ignore_nulls=True,
+    nothing = np.zeros(events, dtype=np.int64)
+    detector = joined(
+        [
+            counted(nothing if tracks is None else np.asarray(tracks, np.int64), "tracks"),
+            counted(nothing if clusters is None else np.asarray(clusters, np.int64), "clusters"),
+        ]
     )
-    detector = pl.concat_str(
-        [counted("tracks", "tracks"), counted("clusters", "clusters")],
-        separator=", ",
-        ignore_nulls=True,
-    )
-    line = (
-        pl.when(physics != "")
-        .then(physics)
-        .when(detector != "")
-        .then(detector)
-        .otherwise(pl.lit(NOTHING))
-    )
-    return frame.select(line.alias("line"))["line"].to_list()
+    line = np.where(physics != "", physics, np.where(detector != "", detector, NOTHING))
+    return line.tolist()
