@@ -2,10 +2,12 @@
 
     python benchmarks/convert.py [--events 20000] [--naive-events 200]
 
-Writes a large PHYSLITE-schema file with the toy-sample recipe in a temporary folder, then
-prints events/s for: uproot reading the same branches (the floor), `convert` (display JSON),
-`columns` (parquet), and a plain per-event Python loop that reads one event at a time with uproot
-and builds the Phoenix dicts object by object (the naive baseline).
+Writes a large PHYSLITE-schema file with the toy-sample recipe in a temporary folder, as a TTree
+and as an RNTuple, then prints events/s for: uproot reading the same branches (the floor), our
+reading into event batches, `convert` (display JSON), `columns` (parquet), and a plain per-event
+Python loop that reads one event at a time with uproot and builds the Phoenix dicts object by
+object (the naive baseline). Then one chosen event by its number (`--event-numbers`) against
+reading just the event-number column and the cluster that holds it with uproot.
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ import time
 from pathlib import Path
 
 import awkward as ak
+import numpy as np
 import uproot
 
-from converters import write_columns, write_display_json
-from converters.pipeline import CHUNK_ENTRIES
+from converters import Selection, write_columns, write_display_json
+from converters.pipeline import CHUNK_ENTRIES, entries_by_cluster
 from converters.read import EventSource
-from sample_events.physlite_writer import write_physlite
+from sample_events.physlite_writer import write_physlite, write_physlite_rntuple
 from sample_events.simulation import simulate
 
 REAL_FILE = (
@@ -49,6 +52,54 @@ def read_floor(path: Path) -> None:
     source = EventSource(str(path))
     for start, stop in source.chunks(0, source.num_entries, CHUNK_ENTRIES):
         source.read_arrays(start, stop)
+
+
+def read_batches(path: Path) -> None:
+    """Our reading: the same chunks, into event batches (objects, links resolved)."""
+    source = EventSource(str(path))
+    for start, stop in source.chunks(0, source.num_entries, CHUNK_ENTRIES):
+        source.read(start, stop)
+
+
+def uproot_object(path: Path):
+    """The TTree or RNTuple of a PHYSLITE file, opened with uproot alone."""
+    file = uproot.open(path, array_cache=None)
+    return file["CollectionTree"] if "CollectionTree" in file else file["EventData"]
+
+
+def targeted_floor(path: Path, number: int) -> int:
+    """With uproot alone: the event-number column, then every planned branch over the entries
+    of the one cluster holding the event; returns the bytes read."""
+    source = EventSource(str(path))  # only to know the branch names and clusters
+    stored = uproot_object(path)
+    event_branch = source.plan.info["event"]
+    numbers = stored.arrays([event_branch], library="np")[event_branch]
+    entries = np.flatnonzero(numbers == number)
+    for start, stop in entries_by_cluster(entries, source.cluster_boundaries()):
+        stored.arrays(source.plan.branches(), entry_start=start, entry_stop=stop)
+    return int(stored.file.source.num_requested_bytes)
+
+
+def report_one_event(name: str, path: Path, folder: Path) -> None:
+    """`convert --event-numbers N` for one event against the targeted read."""
+    numbers = EventSource(str(path)).event_numbers()
+    number = int(numbers[len(numbers) * 2 // 3])
+    selection = Selection(event_numbers=frozenset({number}))
+    floor = timed(targeted_floor, path, number)
+    convert = timed(write_display_json, path, folder / "one.json", selection)
+    whole = timed(write_display_json, path, folder / "all.json")
+    summary = write_display_json(path, folder / "one.json", selection)
+    floor_bytes = targeted_floor(path, number)
+    print(f"\n{name}: one event by its number, of {len(numbers)}")
+    print(f"  {'uproot targeted read':<28}{floor * 1000:9.0f} ms  {floor_bytes / 1e6:6.2f} MB read")
+    print(
+        f"  {'convert --event-numbers':<28}{convert * 1000:9.0f} ms"
+        f"  {summary.bytes_read / 1e6:6.2f} MB read  = {convert / floor:4.2f} x targeted read"
+    )
+    print(
+        f"  {'convert, whole file':<28}{whole * 1000:9.0f} ms"
+        f"  of {path.stat().st_size / 1e6:.1f} MB"
+    )
 
 
 def naive_convert(path: Path, count: int) -> dict:
@@ -98,7 +149,8 @@ def replicate(source: Path, destination: Path, copies: int) -> Path:
 
     The copies are written in clusters of about CLUSTER_ENTRIES entries, as ROOT files are.
     uproot cannot write lists of element links, so those become one link per object (their
-    first), stored as key/index sub-branches like PHYSLITE's single links.
+    first), stored as key/index sub-branches like PHYSLITE's single links. Each copy gets its
+    own event numbers (the original plus copy x 10^9), so that event numbers stay unique.
     """
     reader = EventSource(str(source))
     arrays = reader.read_arrays(0, reader.num_entries)
@@ -112,9 +164,14 @@ def replicate(source: Path, destination: Path, copies: int) -> Path:
             branches[name] = values
     per_cluster = max(1, CLUSTER_ENTRIES // len(arrays[next(iter(arrays))]))
     cluster = {name: ak.concatenate([values] * per_cluster) for name, values in branches.items()}
+    event_branch = reader.plan.info["event"]
+    numbers = ak.to_numpy(cluster[event_branch]).astype(np.uint64)
+    copy_of_entry = np.repeat(np.arange(per_cluster, dtype=np.uint64), reader.num_entries)
     with uproot.recreate(destination, compression=uproot.ZLIB(1)) as output:
         output.mktree("CollectionTree", {n: v.type.content for n, v in cluster.items()})
-        for _ in range(math.ceil(copies / per_cluster)):
+        for chunk in range(math.ceil(copies / per_cluster)):
+            copy = copy_of_entry + np.uint64(chunk * per_cluster)
+            cluster[event_branch] = numbers + copy * np.uint64(10**9)
             output["CollectionTree"].extend(cluster)
     return destination
 
@@ -123,20 +180,32 @@ def report(name: str, path: Path, naive_events: int, folder: Path) -> None:
     """Print the figures for one input file."""
     entries = EventSource(str(path)).num_entries
     floor = timed(read_floor, path)
+    batches = timed(read_batches, path)
     convert = timed(write_display_json, path, folder / "events.json")
     columns = timed(write_columns, path, folder / "columns.parquet")
-    naive_count = min(naive_events, entries)
-    started = time.perf_counter()
-    naive_convert(path, naive_count)
-    naive = (time.perf_counter() - started) / naive_count * entries
     print(f"\n{name}: {entries} events, {path.stat().st_size / 1e6:.1f} MB")
     print(f"  {'uproot read (floor)':<28}{entries / floor:>12,.0f} events/s  {floor:7.2f} s")
-    for label, seconds in (("convert (display JSON)", convert), ("columns (parquet)", columns)):
+    if naive_events:
+        naive_count = min(naive_events, entries)
+        started = time.perf_counter()
+        naive_convert(path, naive_count)
+        naive = (time.perf_counter() - started) / naive_count * entries
+    else:
+        naive = float("nan")
+    for label, seconds in (
+        ("read into event batches", batches),
+        ("convert (display JSON)", convert),
+        ("columns (parquet)", columns),
+    ):
         print(
             f"  {label:<28}{entries / seconds:>12,.0f} events/s  {seconds:7.2f} s"
             f"  = {seconds / floor:4.2f} x floor, {naive / seconds:6.0f} x naive loop"
         )
-    print(f"  {'naive per-event loop':<28}{entries / naive:>12,.1f} events/s  (over {naive_count})")
+    if naive_events:
+        print(
+            f"  {'naive per-event loop':<28}{entries / naive:>12,.1f} events/s"
+            f"  (over {naive_count})"
+        )
 
 
 def main() -> None:
@@ -150,12 +219,17 @@ def main() -> None:
         started = time.perf_counter()
         _, events = simulate(args.events, seed=7)
         big = write_physlite(folder / "large_physlite.root", events, CLUSTER_ENTRIES)
+        twin = write_physlite_rntuple(folder / "large_rntuple.root", events, CLUSTER_ENTRIES)
         print(f"wrote {args.events} toy events in {time.perf_counter() - started:.1f} s")
-        report("toy PHYSLITE file", big, args.naive_events, folder)
+        report("toy PHYSLITE file (TTree)", big, args.naive_events, folder)
+        report("the same events as an RNTuple", twin, 0, folder)
+        report_one_event("toy PHYSLITE file (TTree)", big, folder)
+        report_one_event("the same events as an RNTuple", twin, folder)
         if REAL_FILE.exists():
             copies = max(1, args.events // 100)
             replicated = replicate(REAL_FILE, folder / "replicated_example.root", copies)
             report(f"real PHYSLITE example x {copies}", replicated, args.naive_events, folder)
+            report_one_event(f"real PHYSLITE example x {copies}", replicated, folder)
 
 
 if __name__ == "__main__":

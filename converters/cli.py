@@ -101,12 +101,16 @@ def report(command: str, summary, output: Path) -> None:
     if summary.missing_event_numbers:
         missing = ", ".join(str(n) for n in sorted(summary.missing_event_numbers))
         print(f"warning: event numbers not found: {missing}", file=sys.stderr)
+    from converters.file_problems import human_size
+
     size = output.stat().st_size / 1e6
     rate = summary.entries_read / summary.seconds if summary.seconds else 0.0
+    entries = "entry" if summary.entries_read == 1 else "entries"
     print(
         f"eventlab {command}: {summary.events} events from {summary.inputs} file(s)"
         f" ({len(summary.collections)} collections) -> {output} ({size:.2f} MB)"
-        f" in {summary.seconds:.1f} s ({rate:,.0f} events/s read)"
+        f" in {summary.seconds:.1f} s ({summary.entries_read:,} {entries} read at {rate:,.0f}"
+        f" events/s, {human_size(summary.bytes_read)} from the input)"
     )
 
 

@@ -31,11 +31,15 @@ def accepted(objects: Objects | None, cuts: tuple[float, float]) -> Objects | No
     return objects.where((objects["pt"] > pt_min) & (np.abs(objects["eta"]) < eta_max))
 
 
-def with_energy(objects: Objects | None, events: int) -> Objects:
-    """Objects with their energy `e` (no objects at all when the collection is absent)."""
+def leading_first(objects: Objects | None, events: int) -> Objects:
+    """Objects with their energy `e`, ordered by decreasing pT within each event.
+
+    Files keep objects in the order they were reconstructed, not by calibrated pT (a fifth of
+    real PHYSLITE events have jets out of pT order): "leading" means highest pT.
+    """
     if objects is None:
         return Objects.empty(events, ("pt", "eta", "phi", "m", "e"))
-    return objects.with_columns(e=energy(objects))
+    return objects.with_columns(e=energy(objects)).sorted_by(objects["pt"])
 
 
 def leptons(batch: EventBatch) -> Objects:
@@ -112,8 +116,8 @@ def columns(
             table[name] = batch.info[name]
     events = len(batch)
     leps = leptons(batch)
-    photons = with_energy(accepted(batch.collections.get("AnalysisPhotons"), PHOTON_CUTS), events)
-    jets = with_energy(accepted(batch.collections.get("AnalysisJets"), JET_CUTS), events)
+    photons = leading_first(accepted(batch.collections.get("AnalysisPhotons"), PHOTON_CUTS), events)
+    jets = leading_first(accepted(batch.collections.get("AnalysisJets"), JET_CUTS), events)
     has_btag = "btag" in jets
     table["n_electrons"] = leps.count(leps["flavour"] == 11)
     table["n_muons"] = leps.count(leps["flavour"] == 13)

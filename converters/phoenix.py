@@ -7,6 +7,7 @@ text of all events in compiled code. Units are MeV, mm and radians.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping, Sequence
 from typing import IO
@@ -245,11 +246,22 @@ def event_table(batch: EventBatch, metadata: Mapping[str, str] | None = None) ->
 
 def event_keys(batch: EventBatch) -> np.ndarray:
     """Event keys "RUN-EVENT" (or "EVENT" when the run is unknown)."""
-    event = batch.info["event"].astype(np.int64).astype(str)
-    if "run" not in batch.info:
+    return keys_of(batch.info["event"], batch.info.get("run"))
+
+
+def keys_of(events: np.ndarray, runs: np.ndarray | None) -> np.ndarray:
+    """Event keys "RUN-EVENT" from event (and run) numbers; "EVENT" without runs."""
+    event = np.asarray(events).astype(np.int64).astype(str)
+    if runs is None:
         return event
-    run = batch.info["run"].astype(np.int64).astype(str)
+    run = np.asarray(runs).astype(np.int64).astype(str)
     return np.char.add(np.char.add(run, "-"), event)
+
+
+def event_dicts(keys: Sequence[str], batch: EventBatch, metadata=None) -> dict[str, dict]:
+    """Phoenix event dicts of a batch, keyed by `keys` (through the same JSON as the files)."""
+    text = json_members(keys, batch, metadata).select(polars.col("member").str.join("")).item()
+    return json.loads("{" + text + "}")
 
 
 def json_members(

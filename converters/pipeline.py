@@ -36,6 +36,7 @@ class RunSummary:
 
     events: int = 0
     entries_read: int = 0
+    bytes_read: int = 0
     inputs: int = 0
     seconds: float = 0.0
     collections: set[str] = field(default_factory=set)
@@ -111,39 +112,67 @@ def selected_batches(
     progress: bool = False,
     chunk_entries: int = CHUNK_ENTRIES,
 ) -> Iterator[EventBatch]:
-    """The selected events of all inputs, chunk by chunk."""
+    """The selected events of all inputs, chunk by chunk, reading only the entries needed."""
     sources = [EventSource(name) for name in inputs]
     summary.inputs = len(sources)
     for source in sources:
         if source.skipped:
             summary.skipped[source.source] = source.skipped
-    limit = selection.entry_limit()
-    total = sum(s.num_entries for s in sources)
     selector = BatchSelector(selection)
-    offset = 0
+    offsets = np.cumsum([0] + [source.num_entries for source in sources])
+    spans = [
+        entry_spans(source, selection, int(offset))
+        for source, offset in zip(sources, offsets, strict=False)
+    ]
     with tqdm(
-        total=min(total, limit) if limit is not None else total,
+        total=sum(stop - start for per_source in spans for start, stop in per_source),
         unit="events",
         delay=2.0,
         disable=not progress,
         file=sys.stderr,
     ) as bar:
-        for source in sources:
-            stop = source.num_entries if limit is None else min(source.num_entries, limit - offset)
-            for first, batch in source.iterate(0, max(stop, 0), chunk_entries):
-                summary.entries_read += len(batch)
-                bar.update(len(batch))
-                kept = batch.take(selector.mask(batch, offset + first))
-                if len(kept):
-                    summary.collections |= set(kept.collections)
-                    yield kept
-                summary.events = selector.kept
-                if selector.done():
-                    return
-            offset += source.num_entries
-            if limit is not None and offset >= limit:
-                break
+        try:
+            for source, offset, source_spans in zip(sources, offsets, spans, strict=False):
+                for span_start, span_stop in source_spans:
+                    for first, batch in source.iterate(span_start, span_stop, chunk_entries):
+                        summary.entries_read += len(batch)
+                        bar.update(len(batch))
+                        kept = batch.take(selector.mask(batch, int(offset) + first))
+                        if len(kept):
+                            summary.collections |= set(kept.collections)
+                            yield kept
+                        summary.events = selector.kept
+                        if selector.done():
+                            return
+        finally:
+            summary.bytes_read = sum(source.bytes_read for source in sources)
     summary.missing_event_numbers = set(selection.event_numbers) - selector.found_numbers
+
+
+def entry_spans(source: EventSource, selection: Selection, offset: int) -> list[tuple[int, int]]:
+    """The entry ranges of one input worth reading for `selection` (`offset`: its first entry).
+
+    Entry ranges bound what is read; with event numbers, the event-number column is read first
+    and then only the clusters that hold a wanted event, from its first to its last such entry.
+    """
+    spans = selection.local_ranges(offset, source.num_entries)
+    if not selection.event_numbers or not spans:
+        return spans
+    entries = np.flatnonzero(selection.number_mask(source.event_numbers()))
+    inside = np.zeros(len(entries), dtype=bool)
+    for start, stop in spans:
+        inside |= (entries >= start) & (entries < stop)
+    return entries_by_cluster(entries[inside], source.cluster_boundaries())
+
+
+def entries_by_cluster(entries: np.ndarray, boundaries: np.ndarray) -> list[tuple[int, int]]:
+    """For each cluster holding some of `entries` (sorted), the range from its first to last."""
+    if len(entries) == 0:
+        return []
+    cluster = np.searchsorted(boundaries, entries, side="right")
+    first = np.flatnonzero(np.r_[True, cluster[1:] != cluster[:-1]])
+    last = np.r_[first[1:], len(entries)] - 1
+    return [(int(entries[a]), int(entries[b]) + 1) for a, b in zip(first, last, strict=True)]
 
 
 def require_events(summary: RunSummary, selection: Selection) -> None:

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import pairwise
 
 import awkward as ak
 import numpy as np
-import uproot
 
 from converters.errors import InputFileError
 from converters.flat import Objects, first_true, unpack
@@ -23,13 +21,13 @@ from converters.schema import (
     MET_CORE,
     MET_SOFT_TRACK_SOURCE,
     NTUPLE,
-    NTUPLE_TREES,
     PHYSLITE_COLLECTIONS,
-    PHYSLITE_TREE,
     CollectionSpec,
     Link,
+    Naming,
     event_info_candidates,
 )
+from converters.storage import EventStore, open_store
 
 log = logging.getLogger("eventlab")
 
@@ -70,55 +68,6 @@ class EventBatch:
         )
 
 
-def is_url(source: str) -> bool:
-    """Whether `source` is a remote address rather than a local path."""
-    return "://" in source and not source.startswith("file://")
-
-
-def open_tree(source: str) -> tuple[uproot.TTree, str]:
-    """Open the event tree of a PHYSLITE file or education ntuple; return it and its format."""
-    if not is_url(source) and not os.path.exists(source):
-        raise InputFileError(f"{source}: no such file")
-    if not is_url(source) and os.path.isdir(source):
-        raise InputFileError(f"{source}: is a folder, not a ROOT file")
-    try:
-        root_file = uproot.open(source, timeout=30) if is_url(source) else uproot.open(source)
-    except FileNotFoundError as error:
-        raise InputFileError(f"{source}: not found ({error})") from None
-    except ValueError as error:
-        if "ROOT file" in str(error) or "magic" in str(error):
-            raise InputFileError(f"{source}: not a ROOT file") from None
-        raise InputFileError(f"{source}: cannot be opened as a ROOT file ({error})") from None
-    except Exception as error:
-        if is_url(source):
-            raise InputFileError(f"{source}: cannot open the URL ({error})") from None
-        raise InputFileError(f"{source}: not a readable ROOT file ({error})") from None
-    try:
-        names = {key.split(";")[0] for key in root_file.keys(recursive=False)}
-    except Exception as error:
-        raise InputFileError(f"{source}: truncated or corrupt ROOT file ({error})") from None
-    for name, file_format in [(PHYSLITE_TREE, "physlite")] + [(n, "ntuple") for n in NTUPLE_TREES]:
-        if name in names:
-            try:
-                return root_file[name], file_format
-            except Exception as error:
-                raise InputFileError(f"{source}: cannot read tree {name!r} ({error})") from None
-    found = ", ".join(sorted(names)) or "nothing"
-    raise InputFileError(
-        f"{source}: no '{PHYSLITE_TREE}' tree (PHYSLITE) nor 'analysis' tree (education ntuple);"
-        f" the file holds: {found}"
-    )
-
-
-class BranchNames(set):
-    """Every branch name of a tree, by full path and by its own name."""
-
-    def __init__(self, tree: uproot.TTree):
-        paths = tree.keys(recursive=True)
-        super().__init__(paths)
-        self.update(path.rsplit("/", 1)[-1] for path in paths)
-
-
 def first_present(names: set[str], candidates: list[str] | tuple[str, ...]) -> str | None:
     """The first candidate branch name the tree has."""
     return next((name for name in candidates if name in names), None)
@@ -145,65 +94,84 @@ class BranchPlan:
         return list(dict.fromkeys(names))
 
 
-def link_branches(names: set[str], spec: CollectionSpec, link: Link) -> tuple[str, ...] | None:
-    """Branch names of one element link: split key/index sub-branches, else the object branch."""
-    base = f"{spec.name}AuxDyn.{link.branch}"
+def link_branches(
+    names: set[str], spec: CollectionSpec, link: Link, naming: Naming
+) -> tuple[str, ...] | None:
+    """Branch names of one element link: split key/index sub-branches, else the record branch."""
+    base = naming.link(spec.name, link.branch)
     split = (f"{base}.m_persKey", f"{base}.m_persIndex")
-    if all(name in names for name in split):
+    if naming.split_links and all(name in names for name in split):
         return split
     if base in names:
         return (base,)
     return None
 
 
-def plan_collection(names: set[str], spec: CollectionSpec, plan: BranchPlan) -> None:
-    """Add one collection's branches to the plan, or note it as skipped."""
+def plan_collection(
+    names: set[str], spec: CollectionSpec, plan: BranchPlan, naming: Naming, links: bool = True
+) -> None:
+    """Add one collection's branches to the plan (its links too if asked), or note it skipped."""
     fields = {}
     for field_name in spec.fields:
-        branch = first_present(names, spec.branch_candidates(field_name))
+        branch = first_present(names, spec.branch_candidates(field_name, naming))
         if branch is None and field_name not in spec.optional_fields:
             plan.skipped.append(spec.name)
             return
         if branch is not None:
             fields[field_name] = branch
     plan.fields[spec.name] = fields
-    links = {}
-    for link in spec.links:
-        branches = link_branches(names, spec, link)
+    plan.links[spec.name] = {}
+    for link in spec.links if links else ():
+        branches = link_branches(names, spec, link, naming)
         if branches is not None:
-            links[link.branch] = branches
-    plan.links[spec.name] = links
+            plan.links[spec.name][link.branch] = branches
 
 
-def plan_physlite(names: set[str]) -> BranchPlan:
-    """Resolve the PHYSLITE branches this file has."""
+def plan_physlite(
+    store: EventStore, collections: Sequence[str] | None = None, links: bool = True
+) -> BranchPlan:
+    """Resolve the PHYSLITE branches this file has (of the named collections, or all)."""
     plan = BranchPlan()
+    names, naming = store.names, store.naming
     for name, candidates in EVENT_INFO_FIELDS.items():
-        branch = first_present(names, event_info_candidates(candidates))
+        branch = first_present(names, event_info_candidates(candidates, naming))
         if branch is not None:
             plan.info[name] = branch
     if "event" not in plan.info:
-        raise InputFileError("no eventNumber branch in EventInfo: is this a PHYSLITE file?")
+        expected = naming.candidates("EventInfo", "eventNumber")[0]
+        raise InputFileError(
+            f"{store.source}: the {store.layout} {store.name!r} has no {expected}"
+            f" (nor an older EventInfo layout): it does not look like PHYSLITE"
+        )
+    wanted = set(collections) if collections is not None else None
     for spec in PHYSLITE_COLLECTIONS:
-        plan_collection(names, spec, plan)
+        if wanted is None or spec.name in wanted:
+            plan_collection(names, spec, plan, naming, links)
     for spec in (BTAGGING, MET_CORE):
-        plan_collection(names, spec, plan)
-        if spec.name in plan.skipped:
-            plan.skipped.remove(spec.name)
+        if wanted is None or spec.name in wanted:
+            plan_collection(names, spec, plan, naming, links)
+            if spec.name in plan.skipped:
+                plan.skipped.remove(spec.name)
     return plan
 
 
-def plan_ntuple(names: set[str]) -> BranchPlan:
-    """Resolve the education-ntuple branches this file has."""
+def plan_ntuple(store: EventStore, groups: Sequence[str] | None = None) -> BranchPlan:
+    """Resolve the education-ntuple branches this file has (of the named groups, or all)."""
     plan = BranchPlan()
+    names = store.names
     for name, candidates in NTUPLE.info.items():
         branch = first_present(names, candidates)
         if branch is not None:
             plan.info[name] = branch
     if "event" not in plan.info:
-        raise InputFileError("no eventNumber branch: is this an ATLAS education ntuple?")
-    groups = {"leptons": NTUPLE.leptons, "jets": NTUPLE.jets, "photons": NTUPLE.photons}
-    for group, fields in groups.items():
+        raise InputFileError(
+            f"{store.source}: the {store.layout} {store.name!r} has no eventNumber:"
+            " it does not look like an ATLAS education ntuple"
+        )
+    groups_fields = {"leptons": NTUPLE.leptons, "jets": NTUPLE.jets, "photons": NTUPLE.photons}
+    for group, fields in groups_fields.items():
+        if groups is not None and group not in groups:
+            continue
         resolved = {name: first_present(names, candidates) for name, candidates in fields.items()}
         if None in resolved.values():
             plan.skipped.append(group)
@@ -267,35 +235,46 @@ def container_key(links: list[LinkColumn]) -> int:
     return int(values[np.argmax(counts)])
 
 
+def default_plan(store: EventStore) -> BranchPlan:
+    """Everything the converters read from a file of this format."""
+    return plan_physlite(store) if store.format == "physlite" else plan_ntuple(store)
+
+
 class EventSource:
     """One input file: its format, size, and a chunked reader of event batches."""
 
-    def __init__(self, source: str):
+    def __init__(
+        self, source: str, store: EventStore | None = None, plan: BranchPlan | None = None
+    ):
         self.source = source
-        self.tree, self.format = open_tree(source)
-        self.num_entries = int(self.tree.num_entries)
-        names = BranchNames(self.tree)
-        self.plan = plan_physlite(names) if self.format == "physlite" else plan_ntuple(names)
-        self.unit = NTUPLE_TREES.get(self.tree.name.split(";")[0], 1.0)
+        self.store = store or open_store(source)
+        self.format = self.store.format
+        self.num_entries = self.store.num_entries
+        if plan is None:
+            plan = (
+                plan_physlite(self.store) if self.format == "physlite" else plan_ntuple(self.store)
+            )
+        self.plan = plan
+        self.unit = self.store.unit
+
+    @property
+    def bytes_read(self) -> int:
+        """Bytes fetched from the file so far."""
+        return self.store.bytes_read
 
     @property
     def skipped(self) -> list[str]:
         """Collections this file does not have."""
         return self.plan.skipped
 
+    def event_numbers(self) -> np.ndarray:
+        """The event number of every entry, read alone (one column of the whole file)."""
+        branch = self.plan.info["event"]
+        return unpack(self.store.arrays([branch], 0, self.num_entries)[branch])[1]
+
     def read_arrays(self, start: int, stop: int) -> dict[str, ak.Array]:
         """The planned branches for entries [start, stop), as awkward arrays."""
-        try:
-            return self.tree.arrays(
-                self.plan.branches(), entry_start=start, entry_stop=stop, how=dict
-            )
-        except InputFileError:
-            raise
-        except Exception as error:
-            raise InputFileError(
-                f"{self.source}: cannot read entries {start}-{stop}; the file looks truncated or"
-                f" corrupt ({type(error).__name__}: {error})"
-            ) from None
+        return self.store.arrays(self.plan.branches(), start, stop)
 
     def read(self, start: int, stop: int) -> EventBatch:
         """Read entries [start, stop) into an EventBatch."""
@@ -306,11 +285,7 @@ class EventSource:
 
     def cluster_boundaries(self) -> np.ndarray:
         """Entries where the baskets of every planned branch start together."""
-        common: set[int] | None = None
-        for name in self.plan.branches():
-            offsets = set(int(entry) for entry in self.tree[name].entry_offsets)
-            common = offsets if common is None else common & offsets
-        return np.array(sorted(common or {0, self.num_entries}), dtype=np.int64)
+        return self.store.cluster_starts(self.plan.branches())
 
     def chunks(self, start: int, stop: int, target: int) -> list[tuple[int, int]]:
         """Entry ranges over [start, stop) of about `target` entries, cut between clusters."""

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-PHYSLITE_TREE = "CollectionTree"
+PHYSLITE_TREE = "CollectionTree"  # PHYSLITE stored as a TTree
+PHYSLITE_RNTUPLE = "EventData"  # PHYSLITE stored as an RNTuple
 NTUPLE_TREES = {"analysis": 1000.0, "mini": 1.0}  # tree name -> factor to MeV
 
 # Source codes of the MET_Core soft terms (MissingETBase::Source bit patterns).
@@ -19,6 +20,41 @@ MET_SOFT_CLUSTER_SOURCE = 69664
 # DL1dv01 b-tagging: discriminant = ln(pb / (fc pc + (1 - fc) pu)), 77 % efficiency working point.
 DL1D_CHARM_FRACTION = 0.018
 DL1D_77_CUT = 2.456
+
+
+@dataclass(frozen=True)
+class Naming:
+    """How a storage layout spells the variable `leaf` of the container `name`.
+
+    TTrees write `AnalysisMuonsAuxDyn.pt` (or, in older releases, the split `EventInfoAux./
+    EventInfoAux.eventNumber`); RNTuples write `AnalysisMuonsAuxDyn:pt` and keep the static
+    variables as sub-fields of one record field, `EventInfoAux:.eventNumber`. TTrees may split
+    an element link into `.m_persKey` / `.m_persIndex` sub-branches; RNTuples store it as one
+    field of `{m_persKey, m_persIndex}` records.
+    """
+
+    dynamic: str
+    static: tuple[str, ...]
+    split_links: bool
+
+    def candidates(self, name: str, leaf: str) -> list[str]:
+        """Names to try for one variable, the dynamic (AuxDyn) one first."""
+        patterns = (self.dynamic, *self.static)
+        return [pattern.format(name=name, leaf=leaf) for pattern in patterns]
+
+    def link(self, name: str, leaf: str) -> str:
+        """The name of an element-link variable (dynamic, as PHYSLITE keeps every link)."""
+        return self.dynamic.format(name=name, leaf=leaf)
+
+
+TTREE_NAMING = Naming(
+    dynamic="{name}AuxDyn.{leaf}",
+    static=("{name}Aux./{name}Aux.{leaf}", "{name}Aux.{leaf}"),
+    split_links=True,
+)
+RNTUPLE_NAMING = Naming(
+    dynamic="{name}AuxDyn:{leaf}", static=("{name}Aux:.{leaf}",), split_links=False
+)
 
 
 @dataclass(frozen=True)
@@ -41,14 +77,11 @@ class CollectionSpec:
     cone_radius: float = 0.4
     reach: str = "inner"  # tracks: how far they are drawn (inner detector or muon system)
 
-    def branch_candidates(self, field_name: str) -> list[str]:
-        """Full branch names to try, new-style AuxDyn first, then split Aux. branches."""
-        names = []
-        for leaf in self.fields[field_name]:
-            names.append(f"{self.name}AuxDyn.{leaf}")
-            names.append(f"{self.name}Aux./{self.name}Aux.{leaf}")
-            names.append(f"{self.name}Aux.{leaf}")
-        return names
+    def branch_candidates(self, field_name: str, naming: Naming) -> list[str]:
+        """Full branch (or field) names to try, AuxDyn first, then the static Aux ones."""
+        return [
+            name for leaf in self.fields[field_name] for name in naming.candidates(self.name, leaf)
+        ]
 
 
 TRACK_FIELDS = {
@@ -139,13 +172,9 @@ EVENT_INFO_FIELDS: dict[str, tuple[str, ...]] = {
 }
 
 
-def event_info_candidates(leaf_names: tuple[str, ...]) -> list[str]:
-    """Full branch names of an EventInfo field across releases."""
-    names = []
-    for leaf in leaf_names:
-        names += [f"EventInfoAuxDyn.{leaf}", f"EventInfoAux./EventInfoAux.{leaf}"]
-        names.append(f"EventInfoAux.{leaf}")
-    return names
+def event_info_candidates(leaf_names: tuple[str, ...], naming: Naming) -> list[str]:
+    """Full branch (or field) names of an EventInfo variable across releases and layouts."""
+    return [name for leaf in leaf_names for name in naming.candidates("EventInfo", leaf)]
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,23 @@ class Selection:
             return None
         return max(stop for _, stop in self.ranges)
 
+    def local_ranges(self, offset: int, entries: int) -> list[tuple[int, int]]:
+        """The selected entry ranges of an input holding global entries [offset, offset + entries),
+        counted from its own first entry, sorted and merged."""
+        if not self.ranges:
+            return [(0, entries)] if entries else []
+        clipped = []
+        for start, stop in sorted(self.ranges):
+            low = max(start - offset, 0)
+            high = min((stop if stop is not None else offset + entries) - offset, entries)
+            if high <= low:
+                continue
+            if clipped and low <= clipped[-1][1]:
+                clipped[-1] = (clipped[-1][0], max(clipped[-1][1], high))
+            else:
+                clipped.append((low, high))
+        return clipped
+
     def number_mask(self, event_numbers: np.ndarray) -> np.ndarray:
         """Which events have one of the requested event numbers."""
         if not self.event_numbers:

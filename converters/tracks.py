@@ -19,6 +19,8 @@ FIELD_HALF_LENGTH = 2650.0
 # The largest sagitta (mm) allowed between two drawn points of a helix.
 SAGITTA_TOLERANCE = 0.5
 MAX_POINTS = 64
+# Phoenix replaces tracks of 2 or fewer `pos` points by its own extrapolation: write at least 3.
+MIN_POINTS = 3
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,8 @@ def points_per_track(turning_angle: np.ndarray, radius: np.ndarray) -> np.ndarra
     with np.errstate(divide="ignore", invalid="ignore"):
         step = np.minimum(0.2, np.sqrt(8.0 * SAGITTA_TOLERANCE / radius))
         count = np.ceil(np.abs(turning_angle) / step) + 1
-    return np.clip(np.nan_to_num(count, nan=2.0), 2, MAX_POINTS).astype(np.int64)
+    count = np.nan_to_num(count, nan=MIN_POINTS)
+    return np.clip(count, MIN_POINTS, MAX_POINTS).astype(np.int64)
 
 
 def straight_exit(position: np.ndarray, direction: np.ndarray, envelope: Envelope) -> np.ndarray:

@@ -7,11 +7,12 @@ import sys
 import time
 from pathlib import Path
 
-from sample_events.physlite_writer import write_physlite
+from sample_events.physlite_writer import write_physlite, write_physlite_rntuple
 from sample_events.simulation import DEFAULT_EVENTS, DEFAULT_SEED, simulate
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 ROOT_NAME = "toy_physlite.root"
+RNTUPLE_NAME = "toy_physlite_rntuple.root"  # the same events as an RNTuple
 JSON_NAME = "toy_events.json"
 PARQUET_NAME = "toy_events.parquet"
 DISPLAY_EVENTS = slice(0, 200)
@@ -23,10 +24,13 @@ TOY_LABEL = {
 
 def make_root(
     output_dir: Path = DATA_DIR, n_events: int = DEFAULT_EVENTS, seed: int = DEFAULT_SEED
-) -> Path:
-    """Simulate the sample and write it as a PHYSLITE-schema ROOT file; return its path."""
+) -> dict[str, Path]:
+    """Simulate the sample and write it as PHYSLITE TTree and RNTuple files; return their paths."""
     _, events = simulate(n_events, seed)
-    return write_physlite(Path(output_dir) / ROOT_NAME, events)
+    return {
+        "PHYSLITE ROOT": write_physlite(Path(output_dir) / ROOT_NAME, events),
+        "PHYSLITE RNTuple": write_physlite_rntuple(Path(output_dir) / RNTUPLE_NAME, events),
+    }
 
 
 def convert(root_path: Path, output_dir: Path = DATA_DIR) -> dict[str, Path]:
@@ -47,7 +51,7 @@ def make(
     root_only: bool = False,
 ) -> dict[str, Path]:
     """Run the whole recipe; return what was written, by kind."""
-    written = {"PHYSLITE ROOT": make_root(output_dir, n_events, seed)}
+    written = make_root(output_dir, n_events, seed)
     if not root_only:
         written.update(convert(written["PHYSLITE ROOT"], output_dir))
     return written
@@ -63,7 +67,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--events", type=int, default=DEFAULT_EVENTS, help="number of events")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed")
     parser.add_argument(
-        "--root-only", action="store_true", help="write the ROOT file only, skip the converters"
+        "--root-only", action="store_true", help="write the ROOT files only, skip the converters"
     )
     args = parser.parse_args(argv)
     if args.events < 1:
@@ -77,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     written = make(args.output_dir, args.events, args.seed, args.root_only)
     for kind, path in written.items():
-        print(f"{kind:>14}: {path} ({path.stat().st_size / 1e6:.2f} MB)")
+        print(f"{kind:>16}: {path} ({path.stat().st_size / 1e6:.2f} MB)")
     print(f"{args.events} events, seed {args.seed}, in {time.perf_counter() - started:.1f} s")
     return 0
 

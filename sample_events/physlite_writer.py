@@ -14,6 +14,7 @@ from sample_events.files import atomic_path
 from sample_events.reconstruction import INVALID_LINK, RecoEvents
 
 TREE_NAME = "CollectionTree"
+RNTUPLE_NAME = "EventData"  # the object ATLAS writes PHYSLITE RNTuples under
 COMPRESSION = uproot.ZLIB(9)  # readable everywhere, including browsers
 TRACK_FIELDS = ("d0", "z0", "phi", "theta", "qOverP")
 INVALID_INDEX = np.uint32(0xFFFFFFFF)  # what an invalid ElementLink stores, with key 0
@@ -26,6 +27,14 @@ COMBINED_TRACKS_KEY = 873304470
 EXTRAPOLATED_TRACKS_KEY = 350445215
 SPECTROMETER_TRACKS_KEY = 965986547
 BTAGGING_KEY = 582299515
+
+# Links that real files store as a list per object (vector<vector<ElementLink>>); the others hold
+# one link per object. The TTree writer cannot write lists of links, the RNTuple writer can.
+LIST_LINKS = {
+    ("AnalysisElectronsAuxDyn", "trackParticleLinks"),
+    ("AnalysisElectronsAuxDyn", "caloClusterLinks"),
+    ("AnalysisPhotonsAuxDyn", "caloClusterLinks"),
+}
 
 # Stored types of the non-float branches (all other values are float32, as in PHYSLITE).
 _DTYPES = {
@@ -178,4 +187,59 @@ def write_physlite(
                 )
             else:
                 out[TREE_NAME].extend(cluster)
+    return Path(path)
+
+
+def _link_record(index: ak.Array, key: int, as_list: bool) -> ak.Array:
+    """One element link per object as a {m_persKey, m_persIndex} record, or a list of such
+    records (empty for an invalid link) where real files keep a list of links per object."""
+    columns = _link_columns("link", index, key)
+    links = ak.zip(
+        {"m_persKey": columns["link.m_persKey"], "m_persIndex": columns["link.m_persIndex"]}
+    )
+    if not as_list:
+        return links
+    valid = ak.values_astype(index != INVALID_LINK, np.int64)
+    counts = ak.flatten(valid)
+    kept = ak.flatten(links[index != INVALID_LINK])
+    return ak.unflatten(ak.unflatten(kept, counts), ak.num(index))
+
+
+def physlite_fields(events: RecoEvents) -> dict[str, np.ndarray | ak.Array]:
+    """Everything written to the RNTuple: ATLAS's field names, `Container:variable`."""
+    fields = {
+        name.replace(".", ":", 1): values
+        for name, values in _event_info(events).items()
+        if not name.startswith("n")
+    }
+    for spec in COLLECTIONS:
+        source = getattr(events, spec.source)
+        for value in spec.values:
+            dtype = _DTYPES.get(value, np.float32)
+            fields[f"{spec.branch}:{value}"] = ak.values_astype(source[value], dtype)
+        for link, key in spec.links.items():
+            as_list = (spec.branch, link) in LIST_LINKS
+            fields[f"{spec.branch}:{link}"] = _link_record(source[link], key, as_list)
+    return fields
+
+
+def write_physlite_rntuple(
+    path: str | os.PathLike, events: RecoEvents, cluster_entries: int | None = None
+) -> Path:
+    """Write `events` as a PHYSLITE RNTuple (`EventData`) at `path`, atomically.
+
+    The same events as `write_physlite` writes to a TTree, with ATLAS's RNTuple naming; with
+    `cluster_entries`, clusters of that many entries, otherwise one cluster.
+    """
+    fields = physlite_fields(events)
+    entries = len(next(iter(fields.values())))
+    step = cluster_entries or max(entries, 1)
+    with atomic_path(path) as temporary, uproot.recreate(temporary, compression=COMPRESSION) as out:
+        ntuple = None
+        for start in range(0, max(entries, 1), step):
+            cluster = {name: values[start : start + step] for name, values in fields.items()}
+            if ntuple is None:
+                ntuple = out.mkrntuple(RNTUPLE_NAME, cluster, description="toy PHYSLITE events")
+            else:
+                ntuple.extend(cluster)
     return Path(path)

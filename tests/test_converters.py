@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+import awkward as ak
 import jsonschema
 import numpy as np
 import pyarrow.parquet as pq
@@ -214,6 +215,33 @@ def test_columns_of_the_real_file(physlite_example, tmp_path):
     assert len(csv_output.read_text().strip().splitlines()) == 8
 
 
+def test_leading_objects_are_the_highest_pt_ones(physlite_example, real_tree):
+    """jet1..4 and photon1..2 are ordered by pT, not by the order the file stores them in."""
+    table = columns_table(physlite_example, metadata=None, max_jets=6)
+    pt = real_tree["AnalysisJetsAuxDyn.pt"].array()
+    eta = real_tree["AnalysisJetsAuxDyn.eta"].array()
+    accepted = pt[(pt > 20_000) & (abs(eta) < 4.5)]
+    stored_out_of_order = ak.any(accepted[:, 1:] > accepted[:, :-1], axis=1)
+    assert int(ak.sum(stored_out_of_order)) == 29  # of the 100 events of the example
+    expected = ak.to_numpy(
+        ak.fill_none(ak.pad_none(ak.sort(accepted, ascending=False), 6, clip=True), np.nan)
+    )
+    listed = np.stack([table[f"jet{i}_pt"].to_numpy() for i in range(1, 7)], axis=1)
+    np.testing.assert_allclose(listed, expected / 1000, rtol=1e-6)
+    photon_pt = real_tree["AnalysisPhotonsAuxDyn.pt"].array()
+    photon_eta = real_tree["AnalysisPhotonsAuxDyn.eta"].array()
+    photons = photon_pt[(photon_pt > 10_000) & (abs(photon_eta) < 2.37)]
+    leading = ak.to_numpy(ak.fill_none(ak.max(photons, axis=1), np.nan)) / 1000
+    np.testing.assert_allclose(table["photon1_pt"].to_numpy(), leading, rtol=1e-6)
+    for prefix, count in (("jet", 6), ("photon", 2), ("lep", 4)):
+        values = np.stack([table[f"{prefix}{i}_pt"].to_numpy() for i in range(1, count + 1)], 1)
+        both = ~np.isnan(values[:, 1:])
+        assert np.all(values[:, :-1][both] >= values[:, 1:][both])
+    # The b-tag and energy of a listed jet are those of the same jet.
+    e = table["jet1_e"].to_numpy()
+    assert np.all(e[~np.isnan(e)] >= table["jet1_pt"].to_numpy()[~np.isnan(e)])
+
+
 def test_bad_inputs_get_clear_messages(tmp_path):
     with pytest.raises(InputFileError, match="no such file"):
         convert_events(tmp_path / "missing.root")
@@ -224,7 +252,7 @@ def test_bad_inputs_get_clear_messages(tmp_path):
     other = tmp_path / "other.root"
     with uproot.recreate(other) as handle:
         handle["something"] = {"x": np.arange(3)}
-    with pytest.raises(InputFileError, match="no 'CollectionTree'"):
+    with pytest.raises(InputFileError, match=r"neither PHYSLITE .* the file holds something"):
         convert_events(other)
 
 

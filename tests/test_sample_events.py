@@ -445,7 +445,7 @@ def test_failed_write_leaves_no_file(tmp_path, monkeypatch):
 
 def test_recipe_root_only(tmp_path, capsys):
     assert make.main(["--output-dir", str(tmp_path), "--events", "300", "--root-only"]) == 0
-    assert sorted(p.name for p in tmp_path.iterdir()) == [make.ROOT_NAME]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [make.ROOT_NAME, make.RNTUPLE_NAME]
     assert "300 events" in capsys.readouterr().out
 
 
@@ -453,6 +453,7 @@ def test_recipe_writes_the_display_json_and_columns(tmp_path):
     written = make.make(tmp_path, n_events=300, seed=3)
     assert {p.name for p in written.values()} == {
         make.ROOT_NAME,
+        make.RNTUPLE_NAME,
         make.JSON_NAME,
         make.PARQUET_NAME,
     }

@@ -127,3 +127,29 @@ def test_jagged_propagation_keeps_events_and_tracks_apart():
     points = propagate(tracks, INNER_DETECTOR)
     assert ak.num(points, axis=1).tolist() == [2, 0, 1]
     assert points[0][1][0].tolist() == pytest.approx([0.0, 0.0, 5.0])
+
+
+@pytest.mark.parametrize("pt_gev", [0.5, 5.0, 50.0, 500.0, 5000.0])
+@pytest.mark.parametrize("theta", [0.02, 0.4, np.pi / 2])
+def test_every_track_has_at_least_three_distinct_points(pt_gev, theta):
+    """Phoenix (phoenix-objects.ts, getTrack) replaces tracks of fewer than 3 `pos` points by
+    its own extrapolation from `dparams`: ours always have 3 or more, along the helix."""
+    for envelope in (INNER_DETECTOR, MUON_SYSTEM):
+        points = single(theta=theta, qop=1 / (pt_gev * 1000.0), envelope=envelope)
+        assert len(points) >= 3
+        steps = np.linalg.norm(np.diff(points, axis=0), axis=1)
+        assert np.all(steps > 0)
+
+
+def test_converted_tracks_are_drawn_from_their_own_points(physlite_example):
+    from converters import convert_events
+
+    events = convert_events(physlite_example)
+    counts = [
+        len(track["pos"])
+        for event in events.values()
+        for tracks in event["Tracks"].values()
+        for track in tracks
+    ]
+    assert len(counts) > 1000
+    assert min(counts) >= 3

@@ -14,6 +14,7 @@ from typing import Any
 
 from app.data_folders import files_inside
 from converters.errors import InputFileError
+from converters.summary import summary_lines
 
 EVENT_FILE_SUFFIXES = (".json", ".json.gz")
 GZIP_MAGIC = b"\x1f\x8b"
@@ -47,7 +48,6 @@ RUN_NUMBER_KEYS = ("run number", "runNumber", "RunNumber")
 LUMI_BLOCK_KEYS = ("lumiBlock", "lumi block", "LumiBlock")
 MC_CHANNEL_KEYS = ("mcChannelNumber", "MCChannelNumber", "mc channel number")
 TOY_MARKERS = ("toy", "simulated toy")
-SUMMARY_LABELS = (("Electrons", "e"), ("Muons", "mu"), ("Photons", "photon"))
 
 
 class EventFileError(InputFileError):
@@ -333,25 +333,16 @@ def missing_et_gev(event: Mapping[str, Any]) -> float | None:
 
 def event_summary(event: Mapping[str, Any]) -> str:
     """One line for the event list, e.g. '2 mu, 4 jets, MET 43 GeV'."""
-    parts = []
-    for kind, label in SUMMARY_LABELS:
-        count = count_objects(event, kind)
-        if count:
-            parts.append(f"{count} {label}")
-    jets = jet_count(event)
-    if jets:
-        parts.append(f"{jets} jet" + ("s" if jets != 1 else ""))
     met = missing_et_gev(event)
-    if met is not None:
-        parts.append(f"MET {met:.0f} GeV")
-    if not parts:
-        tracks = count_objects(event, "Tracks")
-        clusters = count_objects(event, "CaloClusters")
-        if tracks:
-            parts.append(f"{tracks} tracks")
-        if clusters:
-            parts.append(f"{clusters} clusters")
-    return ", ".join(parts) or "no physics objects"
+    return summary_lines(
+        [count_objects(event, "Electrons")],
+        [count_objects(event, "Muons")],
+        [count_objects(event, "Photons")],
+        [jet_count(event)],
+        [math.nan if met is None else met],
+        [count_objects(event, "Tracks")],
+        [count_objects(event, "CaloClusters")],
+    )[0]
 
 
 def event_metadata(key: str, event: Mapping[str, Any]) -> dict[str, str]:
