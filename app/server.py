@@ -377,31 +377,6 @@ def skip_document_checks() -> None:
     settings.perform_document_validation.set_value(False)
 
 
-def send_websocket_frames_at_once() -> None:
-    """Make the page's websocket send each frame at once (TCP_NODELAY), as browsers do.
-
-    A Bokeh message is several websocket frames. With Nagle's algorithm on, every frame after the
-    first waits for the browser to acknowledge the one before, which it delays by up to 40 ms:
-    each page and each change the server sends would arrive that much later.
-    """
-    import panel.io.server  # noqa: F401  (installs Panel's handlers in the route table first)
-    from bokeh.server.urls import per_app_patterns
-
-    for index, (route, handler) in enumerate(per_app_patterns):
-        if route == "/ws" and not getattr(handler, "sends_at_once", False):
-
-            class ImmediateWSHandler(handler):
-                """The page's websocket, with TCP_NODELAY."""
-
-                sends_at_once = True
-
-                def open(self, *args: Any, **kwargs: Any) -> Any:
-                    self.set_nodelay(True)
-                    return super().open(*args, **kwargs)
-
-            per_app_patterns[index] = (route, ImmediateWSHandler)
-
-
 def start_server(
     config: AppConfig,
     port: int,
@@ -413,6 +388,7 @@ def start_server(
 ) -> Any:
     """Start the app server (blocking, or in a thread when `threaded`, for benchmarks)."""
     from app.display.offline import enable_offline_widgets, under_prefix, widget_routes
+    from app.page_websocket import install_page_websocket
     from app.request_guard import guard_requests, log_request
     from app.static_compression import static_gzip
 
@@ -420,7 +396,7 @@ def start_server(
     import panel as pn
     from panel.io.application import build_applications
 
-    send_websocket_frames_at_once()
+    install_page_websocket()
     skip_document_checks()
     warm_up(config)
     register_static_extensions()  # before the workers fork

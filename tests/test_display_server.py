@@ -13,6 +13,7 @@ import pytest
 from app.cli import build_parser, main
 from app.config import BUNDLED_DATA_DIR, AppConfig
 from app.display import offline
+from app.page_websocket import install_page_websocket
 from app.server import (
     DEFAULT_PORT,
     ServeOptionError,
@@ -20,7 +21,6 @@ from app.server import (
     query_value,
     resolve_origins,
     resolve_port,
-    send_websocket_frames_at_once,
 )
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -162,8 +162,8 @@ def test_widget_modules_come_from_the_installed_pythreejs():
 def test_page_websocket_sends_every_frame_at_once(monkeypatch):
     from bokeh.server.urls import per_app_patterns
 
-    send_websocket_frames_at_once()
-    send_websocket_frames_at_once()  # a second call does not wrap the handler again
+    install_page_websocket()
+    install_page_websocket()  # a second call does not wrap the handler again
     handler = dict(per_app_patterns)["/ws"]
     parent = handler.__bases__[0]
     assert handler.sends_at_once and not getattr(parent, "sends_at_once", False)

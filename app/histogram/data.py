@@ -29,6 +29,7 @@ PARQUET_SUFFIXES = (".parquet", ".pq")
 DATA_SUFFIXES = CSV_SUFFIXES + PARQUET_SUFFIXES
 SNIFF_BYTES = 64 * 1024
 SNIFF_LINES = 20
+MAX_COLUMNS = 10_000  # NanoAOD files have about 1,600
 DELIMITERS = ",;\t| "
 # Suffixes of the per-event views offered for each list (jagged) column.
 JAGGED_VIEWS = {"_1": "leading element", "_2": "sub-leading element", "_n": "number of elements"}
@@ -229,12 +230,22 @@ def read_parquet_table(
     """A parquet table (from a path, memory-mapped, or a buffer) and its readable metadata."""
     try:
         parquet = pq.ParquetFile(source, memory_map=isinstance(source, Path))
+        check_column_count(parquet.metadata.num_columns, name)
         if room is not None:
             room(parquet_table_bytes(parquet.metadata))
         table = parquet.read(use_threads=True)
     except (pa.ArrowException, OSError) as error:
         raise DatasetError(f"{name} is not a readable parquet file ({error})") from None
     return table, readable_metadata(table.schema.metadata or {})
+
+
+def check_column_count(columns: int, name: str) -> None:
+    """Refuse a file with more columns than the lab can list."""
+    if columns > MAX_COLUMNS:
+        raise DatasetError(
+            f"{name} has {columns:,} columns; the histogram lab takes files of at most "
+            f"{MAX_COLUMNS:,} (keep the columns you need)"
+        )
 
 
 def parquet_table_bytes(metadata: pq.FileMetaData) -> int:
@@ -272,9 +283,10 @@ def read_csv_table(data: bytes, name: str, room: Callable[[int], None] | None = 
     """Parse CSV bytes with a header row; the delimiter is sniffed from the first lines."""
     sample = decoded_sample(data, name)
     delimiter = sniff_delimiter(sample)
+    columns = sample.split("\n", 1)[0].count(delimiter) + 1
+    check_column_count(columns, name)
     if room is not None:
-        header = sample.split("\n", 1)[0]
-        room(CSV_VALUE_BYTES * (data.count(b"\n") + 1) * (header.count(delimiter) + 1))
+        room(CSV_VALUE_BYTES * (data.count(b"\n") + 1) * columns)
     try:
         return pa_csv.read_csv(
             io.BytesIO(data),
