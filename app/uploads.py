@@ -28,7 +28,9 @@ class BoundedFileDropper(FileDropper):
     }
 
     def _process_event(self, event: Any) -> None:
-        data = event.data
+        data = getattr(event, "data", None)
+        if not well_formed(event.event_name, data):
+            return  # not what a browser's upload box sends
         if event.event_name == "upload_event":
             name = str(data.get("name", ""))
             if data.get("chunk") == 1:
@@ -41,6 +43,21 @@ class BoundedFileDropper(FileDropper):
                 self.refused = name
                 return
         super()._process_event(event)
+
+
+def well_formed(kind: str, data: Any) -> bool:
+    """Whether an upload box's message has the fields and types its browser side sends."""
+    if not isinstance(data, dict) or not isinstance(data.get("name"), str):
+        return False
+    if kind == "delete_event":
+        return True
+    chunk, total = data.get("chunk"), data.get("total_chunks")
+    numbers = isinstance(chunk, int) and isinstance(total, int) and 1 <= chunk <= total
+    return (
+        numbers
+        and isinstance(data.get("data"), bytes | bytearray | memoryview)
+        and (isinstance(data.get("type", ""), str))
+    )
 
 
 def upload_box(max_mb: float, suffixes: tuple[str, ...], **params: Any) -> BoundedFileDropper:

@@ -21,9 +21,11 @@ import argparse
 import base64
 import contextlib
 import gzip
+import html
 import io
 import multiprocessing
 import os
+import re
 import socket
 import statistics
 import subprocess
@@ -103,11 +105,12 @@ def start_server(port: int, num_procs: int, folder: Path) -> subprocess.Popen:
 
 
 def alert_texts(document: Any) -> str:
-    """The text of the page's alert boxes (where refusals are shown)."""
+    """The text of the page's alert boxes (where refusals are shown), as a student reads it."""
     texts = []
     for model in document.models:
         if "eventlab-alert" in (getattr(model, "css_classes", None) or []):
-            texts.append(str(getattr(model, "text", "")))
+            shown = html.unescape(html.unescape(str(getattr(model, "text", ""))))
+            texts.append(re.sub(r"<[^>]+>", " ", shown).strip())
     return " | ".join(text for text in texts if text)
 
 
@@ -115,11 +118,17 @@ def upload(session: Any, dropper: Any, name: str, data: bytes) -> None:
     """Send a file to a FileDropper as its browser side does: in 1 MB chunks."""
     from panel.models.file_dropper import UploadEvent
 
+    class ChunkEvent(UploadEvent):
+        """An upload chunk as the browser sends it (the data travels with the event)."""
+
+        def event_values(self) -> dict[str, Any]:
+            return {**super().event_values(), "data": self.data}
+
     chunks = max(1, -(-len(data) // CHUNK))
     for index in range(chunks):
         part = data[index * CHUNK : (index + 1) * CHUNK]
-        data = {"chunk": index + 1, "total_chunks": chunks, "data": part, "name": name}
-        event = UploadEvent(dropper, data={**data, "type": "application/octet-stream"})
+        fields = {"chunk": index + 1, "total_chunks": chunks, "data": part, "name": name}
+        event = ChunkEvent(dropper, data={**fields, "type": "application/octet-stream"})
         session.document.callbacks.send_event(event)
 
 
@@ -139,21 +148,12 @@ class Attacker:
             outcome = f"client error: {type(error).__name__}: {error}"
         self.outcomes.append((attack, outcome[:160], time.perf_counter() - started))
 
-    def answer(self, session: Any, before: str, what: str) -> str:
-        """Wait until the page's alerts change from `before`; their new text."""
-        classroom.wait_for(session, lambda: alert_texts(session.document) != before, what)
-        return alert_texts(session.document)
-
     def run(self, uploads: dict[str, bytes]) -> None:
-        """Every attack, one after another."""
-        display, _ = classroom.open_session(self.url)
-        droppers = [m for m in display.document.models if type(m).__name__ == "FileDropper"]
-        for name in ("bomb.json.gz", "endless.json"):
-            self.record(f"upload {name}", self.uploading(display, droppers[0], name, uploads))
+        """Every attack, one after another (each upload on a page of its own)."""
+        for name, menu in (("bomb.json.gz", "Event file"), ("endless.json", "Event file"),
+                           ("wide.csv", "Dataset"), ("rows.parquet", "Dataset")):  # fmt: skip
+            self.record(f"upload {name}", self.uploading(name, uploads[name], menu))
         lab, _ = classroom.open_session(self.url, {"h_bins": "50"})
-        lab_dropper = next(m for m in lab.document.models if type(m).__name__ == "FileDropper")
-        for name in ("wide.csv", "rows.parquet"):
-            self.record(f"upload {name}", self.uploading(lab, lab_dropper, name, uploads))
         dataset = classroom.find_model(
             lab.document, lambda m: getattr(m, "title", None) == "Dataset", "dataset menu"
         )
@@ -166,18 +166,32 @@ class Attacker:
         costliest = f"expression of {len(COSTLIEST)} characters"
         self.record(costliest, lambda: self.type(lab, box, COSTLIEST))
         self.record("heaviest accepted expression", lambda: self.type(lab, box, WITHIN_BUDGET))
-        display.close()
         lab.close()
 
-    def uploading(
-        self, session: Any, dropper: Any, name: str, uploads: dict[str, bytes]
-    ) -> Callable[[], str]:
-        """The attack of uploading one file: what the page says after it."""
+    def uploading(self, name: str, data: bytes, menu_title: str) -> Callable[[], str]:
+        """The attack of uploading one file on a page of its own: what the page says then."""
 
         def attack() -> str:
-            before = alert_texts(session.document)
-            upload(session, dropper, name, uploads[name])
-            return self.answer(session, before, name)
+            arguments = {"h_bins": "50"} if menu_title == "Dataset" else None
+            session, _ = classroom.open_session(self.url, arguments)
+            try:
+                document = session.document
+                dropper = classroom.find_model(
+                    document, lambda m: type(m).__name__ == "FileDropper", "upload box"
+                )
+                menu = classroom.find_model(
+                    document, lambda m: getattr(m, "title", None) == menu_title, "menu"
+                )
+                before = alert_texts(document)
+                upload(session, dropper, name, data)
+                classroom.wait_for(
+                    session,
+                    lambda: alert_texts(document) != before or name in str(menu.options),
+                    name,
+                )
+                return "accepted" if name in str(menu.options) else alert_texts(document)
+            finally:
+                session.close()
 
         return attack
 

@@ -118,6 +118,19 @@ def test_upload_chunks_past_the_limit_are_dropped_on_the_server():
     assert list(small.value) == ["huge.csv"] and small.refused == ""
 
 
+@pytest.mark.parametrize(
+    "data",
+    [None, [], {"name": 3}, {"name": "a", "chunk": "1", "total_chunks": 1, "data": b""},
+     {"name": "a", "chunk": 2, "total_chunks": 1, "data": b"x"},
+     {"name": "a", "chunk": 1, "total_chunks": 1, "data": "text"}],
+)  # fmt: skip
+def test_malformed_upload_messages_are_ignored(data):
+    dropper = BoundedFileDropper(max_bytes=MB)
+    event = type("Event", (), {"event_name": "upload_event", "data": data})()
+    dropper._process_event(event)
+    assert dropper.value == {} and not dropper._file_buffer
+
+
 # --- time -----------------------------------------------------------------------------------------
 
 

@@ -159,7 +159,7 @@ def parse_event_bytes(
         data = gunzip_bounded(data, name, max_text, limit)
     elif len(data) > max_text:
         raise EventFileError(
-            f"{name} is {len(data) / 1e6:.1f} MB of text, more than the {max_text / 1e6:.0f} MB "
+            f"{name} is {len(data) / 2**20:.1f} MB of text, more than the {max_text / 2**20:.0f} MB "
             f"{limit}; open a smaller file"
         )
     cost = parse_cost(data)
@@ -279,7 +279,7 @@ def gunzip_bounded(
         raise EventFileError(f"{name} looks gzip-compressed but cannot be unpacked") from error
     if unpacker.unconsumed_tail:
         raise EventFileError(
-            f"{name} unpacks to more than {max_bytes / 1e6:.0f} MB, more than {limit}; open a "
+            f"{name} unpacks to more than {max_bytes / 2**20:.0f} MB, more than {limit}; open a "
             "smaller file"
         )
     return result

@@ -283,7 +283,9 @@ def read_csv_table(data: bytes, name: str, room: Callable[[int], None] | None = 
     """Parse CSV bytes with a header row; the delimiter is sniffed from the first lines."""
     sample = decoded_sample(data, name)
     delimiter = sniff_delimiter(sample)
-    columns = sample.split("\n", 1)[0].count(delimiter) + 1
+    end = data.find(b"\n")
+    header = data[: end if end >= 0 else len(data)]
+    columns = header.count(delimiter.encode()) + 1  # (a quoted name may hold one: an upper bound)
     check_column_count(columns, name)
     if room is not None:
         room(CSV_VALUE_BYTES * (data.count(b"\n") + 1) * columns)
