@@ -174,6 +174,17 @@ def test_exercise_with_a_missing_file_says_where_to_get_it(lab):
     assert lab.error_alert.visible
     assert "Zmumu_Run2011A.csv" in lab.error_alert.object
     assert "545" in lab.error_alert.object
+    lab.exercise_select.value = ""  # no exercise: the message about its file goes
+    assert not lab.error_alert.visible
+
+
+def test_a_broken_exercise_file_is_listed_with_its_mistake(tmp_path):
+    exercises = tmp_path / "exercises"
+    exercises.mkdir(parents=True)
+    (exercises / "broken.yaml").write_text("title: Half written\nsteps: [\n")
+    lab = HistogramLab(AppConfig(data_dirs=(tmp_path,)))
+    shown = lab.exercise_problems_pane.object
+    assert "1 exercise file" in shown and "broken.yaml" in shown
 
 
 def test_link_round_trip_and_untrusted_values():
