@@ -6,7 +6,8 @@ the server takes to send back the resulting change. The users are spread over se
 processes, as every student has a browser of their own. Opening a page is timed twice: until this
 client has built the page's models, and, as "(arrived)", until the server's page had arrived
 and its JSON was read, before the models were built (a browser builds them on the student's own
-computer, where these clients share the server's CPUs). The server runs as `eventlab serve` in
+computer, where these clients share the server's CPUs). A histogram link's first plot is filled
+off the server's event loop and follows its page: "histogram plotted" times the link until then. The server runs as `eventlab serve` in
 its own process on a loopback port; its memory (resident, summed over its processes) is read
 from /proc before, with every session open, and after they closed, and the traffic between the
 users and the server from the loopback interface's counters. Like browsers, the users offer to
@@ -48,7 +49,7 @@ RELEASE_WAIT_S = 60.0
 HEALTH_ANSWERS = 8  # /health answers in a row that must report no open session
 CUT = "n_leptons >= 2 & lep1_pt > 25"
 BINS = 24
-ACTIONS = ("open", "next event", "histogram page", "cut", "re-bin")
+ACTIONS = ("open", "next event", "histogram page", "histogram plotted", "cut", "re-bin")
 ARRIVED = " (arrived)"  # an opening timed until the page's document arrived, before it was built
 
 
@@ -276,11 +277,15 @@ class User:
     def histogram(self) -> None:
         """Open a histogram link (it opens on the Histograms tab), type a cut, then re-bin."""
 
+        started = time.perf_counter()
         session = self.histogram_session = self.open_page("histogram page", {"h_bins": "50"})
         document = session.document
         link = find_model(
             document, lambda m: getattr(m, "title", None) == "Link to this plot", "link box"
         )
+        # The first plot is filled off the event loop and follows the page.
+        wait_for(session, lambda: "h_bins=50" in link.value, "histogram plotted")
+        self.timings["histogram plotted"].append(time.perf_counter() - started)
         cut = find_model(
             document, lambda m: str(getattr(m, "title", "")).startswith("Cut"), "cut box"
         )
