@@ -365,6 +365,15 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))]
 
 
+def merged(outcomes: list[GroupResult]) -> tuple[dict[str, list[float]], list[str]]:
+    """The timings and errors of every client process together."""
+    timings: dict[str, list[float]] = defaultdict(list)
+    for outcome in outcomes:
+        for action, values in outcome.timings.items():
+            timings[action] += values
+    return timings, [message for outcome in outcomes for message in outcome.errors]
+
+
 def wait_for_release(url: str, pid: int) -> tuple[float, int]:
     """Wait until no session is open and closed pages are collected; memory, sessions left."""
     import json
@@ -441,11 +450,7 @@ def main(argv: list[str] | None = None) -> int:
         outcomes = [results.get(timeout=120) for _ in clients]
         for client in clients:
             client.join(timeout=30)
-        timings: dict[str, list[float]] = defaultdict(list)
-        for outcome in outcomes:
-            for action, values in outcome.timings.items():
-                timings[action] += values
-        errors = [message for outcome in outcomes for message in outcome.errors]
+        timings, errors = merged(outcomes)
         client_cpu = sum(outcome.cpu_seconds for outcome in outcomes)
         released, left = wait_for_release(url, server.pid)
     finally:

@@ -35,7 +35,6 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -313,11 +312,7 @@ def main(argv: list[str] | None = None) -> int:
             server.terminate()
             server.wait(timeout=30)
 
-    timings: dict[str, list[float]] = defaultdict(list)
-    for group in groups:
-        for action, values in group.timings.items():
-            timings[action] += values
-    errors = [message for group in groups for message in group.errors]
+    timings, errors = classroom.merged(groups)
     print(
         f"{args.users} students arriving over {args.ramp:g} s and one attacker, server with "
         f"{args.num_procs} process(es), {os.cpu_count()} CPUs, {elapsed:.0f} s in all"

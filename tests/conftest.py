@@ -59,6 +59,17 @@ def phoenix_example() -> Path:
     return shared_file("phoenix/ATLAS_calibration.json")
 
 
+def eventlab(*args: object, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """The eventlab command as a user runs it (from the project folder unless `cwd` is given)."""
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd or PROJECT_ROOT,
+        timeout=300,
+    )
+
+
 def free_port() -> int:
     """A TCP port nobody listens on right now."""
     with socket.socket() as sock:

@@ -7,11 +7,11 @@ toy sample, truncated or with bytes overwritten in their middle.
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import uproot
+from conftest import eventlab
 
 from converters import InputFileError, columns_table, convert_events
 from sample_events import make
@@ -19,17 +19,6 @@ from sample_events import make
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 TWIN = make.DATA_DIR / make.RNTUPLE_NAME
 INTERNALS = ("Chunk", "TBasket", "FSSpecSource", "fNbytes", "Deserialization", "Traceback")
-
-
-def eventlab(*args) -> subprocess.CompletedProcess:
-    """The eventlab command, run from the project."""
-    return subprocess.run(
-        [sys.executable, "-m", "app.cli", *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=PROJECT_ROOT,
-        timeout=300,
-    )
 
 
 def damaged(

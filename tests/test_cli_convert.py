@@ -2,21 +2,10 @@
 
 import json
 import subprocess
-import sys
 
 import pyarrow.parquet as pq
 import pytest
-
-
-def eventlab(*args: str, cwd=None) -> subprocess.CompletedProcess:
-    """Run the eventlab command."""
-    return subprocess.run(
-        [sys.executable, "-m", "app.cli", *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=300,
-    )
+from conftest import eventlab
 
 
 def assert_clean_error(result: subprocess.CompletedProcess, *fragments: str) -> None:

@@ -6,13 +6,12 @@ from __future__ import annotations
 import http.server
 import json
 import re
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import eventlab
 
 from converters import Selection, convert_events, write_display_json
 from converters.pipeline import entries_by_cluster
@@ -103,17 +102,6 @@ def range_server(clustered_files):
     yield server
     server.shutdown()
     server.server_close()
-
-
-def eventlab(*args) -> subprocess.CompletedProcess:
-    """The eventlab command, run from the project."""
-    return subprocess.run(
-        [sys.executable, "-m", "app.cli", *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=PROJECT_ROOT,
-        timeout=300,
-    )
 
 
 def test_clusters_are_grouped_by_the_wanted_entries():
