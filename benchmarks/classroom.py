@@ -3,15 +3,15 @@
 Each user is a client of the Bokeh websocket protocol (what the page itself speaks): it opens a
 session, changes widget values in its copy of the page as a student would, and times how long
 the server takes to send back the resulting change. The users are spread over several client
-processes, as every student has a browser of their own. Opening a page is timed twice: until this
-client has built the page's models, and, as "(arrived)", until the server's page had arrived
-and its JSON was read, before the models were built (a browser builds them on the student's own
-computer, where these clients share the server's CPUs). A histogram link's first plot is filled
-off the server's event loop and follows its page: "histogram plotted" times the link until then. The server runs as `eventlab serve` in
-its own process on a loopback port; its memory (resident, summed over its processes) is read
-from /proc before, with every session open, and after they closed, and the traffic between the
-users and the server from the loopback interface's counters. Like browsers, the users offer to
-compress the page's messages.
+processes, as every student has a browser of their own. Opening a page is timed twice: until
+this client has built the page's models, and, as "(arrived)", until the server's page had
+arrived and its JSON was read, before the models were built (a browser builds them on the
+student's own computer, where these clients share the server's CPUs). A histogram link's first
+plot is filled off the server's event loop and follows its page: "histogram plotted" times the
+link until then. The server runs as `eventlab serve` in its own process on a loopback port; its
+memory (resident, summed over its processes) is read from /proc before, with every session open,
+and after they closed, and the traffic between the users and the server from the loopback
+interface's counters. Like browsers, the users offer to compress the page's messages.
 
     python benchmarks/classroom.py [--users 30] [--ramp 30] [--think 2] [--num-procs 2]
                                    [--client-procs 6]
