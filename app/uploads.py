@@ -40,7 +40,10 @@ class BoundedFileDropper(FileDropper):
             received = sum(map(len, self._file_buffer.get(name, []))) + len(data.get("data", b""))
             if self.max_bytes and received > self.max_bytes:
                 self._file_buffer.pop(name, None)
-                self.refused = name
+                if self.refused == name:
+                    self.param.trigger("refused")  # the same file again: say it again
+                else:
+                    self.refused = name
                 return
         super()._process_event(event)
 

@@ -113,6 +113,11 @@ def test_upload_chunks_past_the_limit_are_dropped_on_the_server():
         dropper._process_event(Event(chunk, 5))
     assert dropper.refused == "huge.csv" and dropper.value == {}
     assert not dropper._file_buffer
+    told: list[str] = []
+    dropper.param.watch(lambda event: told.append(event.new), "refused")
+    for chunk in range(1, 4):
+        dropper._process_event(Event(chunk, 3))
+    assert told == ["huge.csv"]  # the same file refused again is reported again
     small = BoundedFileDropper(max_bytes=2 * MB)
     small._process_event(Event(1, 1))
     assert list(small.value) == ["huge.csv"] and small.refused == ""
