@@ -29,7 +29,7 @@ from app.display.objects3d import (
 from app.display.offline import local_widget_pane
 from app.display.physics import can_add_to_mass, invariant_mass, object_info
 from app.display.scene import EventScene, Layer, build_scene
-from app.display.style import BACKGROUND, object_colors
+from app.display.style import BACKGROUND, object_colors, with_own_colors
 from app.file_cache import once_per_version
 from app.memory import SessionMemory
 from app.safe_html import alert_pane, show_alert
@@ -418,7 +418,8 @@ class EventDisplay:
         assert self.scene is not None
         track_keys = [other.key for other in self.scene.layers if other.kind == "track"]
         order = track_keys.index(layer.key) if layer.key in track_keys else 0
-        return object_colors(layer.kind, layer.props["charge"], self.color_mode.value, order)
+        colors = object_colors(layer.kind, layer.props["charge"], self.color_mode.value, order)
+        return with_own_colors(colors, layer.colors)
 
     def _highlighted(self, key: str) -> frozenset[int]:
         """Objects of layer `key` drawn highlighted (selected or focused)."""
