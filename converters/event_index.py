@@ -20,6 +20,7 @@ from converters.kinematics import missing_et
 from converters.phoenix import event_dicts, keys_of, whole
 from converters.pipeline import unique_keys
 from converters.read import EventBatch, EventSource, plan_ntuple, plan_physlite
+from converters.storage import EventStore
 from converters.schema import MET_CORE
 from converters.summary import summary_lines
 
@@ -77,6 +78,16 @@ class SummaryColumns:
         return cls(**joined)
 
 
+def batch_nbytes(batch: EventBatch) -> int:
+    """The bytes of a decoded batch's arrays."""
+    arrays = list(batch.info.values())
+    for objects in batch.collections.values():
+        arrays += [objects.offsets, *objects.columns.values()]
+    for pair in (batch.met, batch.met_soft_track):
+        arrays += list(pair or ())
+    return sum(array.nbytes for array in arrays if isinstance(array, np.ndarray))
+
+
 def summary_source(source: EventSource) -> EventSource:
     """The same file planned for the summaries only: no tracks, clusters or links."""
     store = source.store
@@ -96,8 +107,10 @@ class EventIndex:
         source: str,
         cached_clusters: int = CACHED_CLUSTERS,
         max_cluster_entries: int = MAX_CLUSTER_ENTRIES,
+        store: EventStore | None = None,
     ):
-        self.source = EventSource(str(source))
+        """`store`: the file already opened (e.g. from bytes in memory); `source` names it."""
+        self.source = EventSource(str(source), store=store)
         self.name = str(source)
         self.cached_clusters = max(int(cached_clusters), 1)
         self.max_cluster_entries = max(int(max_cluster_entries), 1)
@@ -124,6 +137,18 @@ class EventIndex:
         """Memory held by the index itself (its arrays), not counting cached clusters."""
         arrays = [value for value in vars(self.columns).values() if isinstance(value, np.ndarray)]
         return sum(array.nbytes for array in arrays) + self._keys.nbytes
+
+    @property
+    def cached_nbytes(self) -> int:
+        """Memory held by the decoded clusters kept for the next events."""
+        with self._lock:
+            batches = list(self._cache.values())
+        return sum(batch_nbytes(batch) for batch in batches)
+
+    def forget_clusters(self) -> None:
+        """Drop the decoded clusters kept (to give their memory back)."""
+        with self._lock:
+            self._cache.clear()
 
     def __len__(self) -> int:
         return len(self.columns.event)

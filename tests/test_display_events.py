@@ -130,6 +130,6 @@ def test_uploads(tmp_path):
 
 def test_physlite_upload_is_converted(physlite_example):
     file = read_upload("example.root", physlite_example.read_bytes(), 10**8)
-    assert len(file) == 50
+    assert len(file) == 100
     first = file.event(0)
     assert "Tracks" in first and "mcChannelNumber" in first

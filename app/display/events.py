@@ -16,7 +16,7 @@ from app.data_folders import files_inside
 from converters.errors import InputFileError
 from converters.summary import summary_lines
 
-EVENT_FILE_SUFFIXES = (".json", ".json.gz")
+EVENT_FILE_SUFFIXES = (".json", ".json.gz", ".root")  # ROOT: see app.display.root_files
 GZIP_MAGIC = b"\x1f\x8b"
 MAX_UNPACKED_BYTES = 256 * 1024 * 1024  # a file's text may be at most this
 # What parsing may build at once: a bound on `parse_cost`. Parsed JSON takes about 24 times its
@@ -112,7 +112,7 @@ class EventFile:
 
 
 def list_event_files(data_dirs: Iterable[Path]) -> dict[str, Path]:
-    """File name -> path of every Phoenix event file directly inside the data folders."""
+    """File name -> path of every event file (Phoenix JSON or ROOT) directly in the data folders."""
     found: dict[str, Path] = {}
     for directory in data_dirs:
         for path in files_inside(Path(directory), EVENT_FILE_SUFFIXES):

@@ -6,8 +6,8 @@ import io
 import logging
 import math
 import random
-import tempfile
 import time
+from collections.abc import Callable
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,7 @@ import numpy as np
 
 from app.config import AppConfig
 from app.display import events as event_files
+from app.display import root_files
 from app.display.bridge import SCENE_CLASS, UPLOAD_CLASS, browser_bridge
 from app.display.camera import DEFAULT_VIEW, FIELD_OF_VIEW_DEG, VIEW_DIRECTIONS, preset_view
 from app.display.collection_list import collection_list
@@ -47,7 +48,6 @@ DRAG_PICK_GAP_S = 0.4  # a pick right after the camera moved is the end of a dra
 # The page re-sends the camera on a click; shifts this small (relative) are rounding, not a drag.
 CAMERA_STILL = 1e-6
 NO_PICK = (0.0, 0.0, 0.0)  # the picker's point after a click that hits nothing
-ROOT_EVENTS = slice(0, 50)
 JSON_SUFFIXES = (".json", ".json.gz", ".gz")
 UPLOAD_SUFFIXES = (".json", ".gz", ".root")
 HELP = (
@@ -87,7 +87,8 @@ class EventDisplay:
         self.rng = random.Random()
         self.bundled = event_files.list_event_files(config.data_dirs)
         self.uploaded: dict[str, event_files.EventFile] = {}
-        self.file: event_files.EventFile | None = None
+        self.file: event_files.EventFile | root_files.RootEventFile | None = None
+        self._converted: tuple[Any, int, dict] | None = None  # (file, position, event) to show
         self.position = 0
         self.scene: EventScene | None = None
         self.objects = EventObjects()
@@ -239,9 +240,9 @@ class EventDisplay:
         left = pn.Column(
             self.file_select,
             pn.pane.HTML(
-                "<small>Open your own file: Phoenix JSON (.json, .json.gz) or ATLAS PHYSLITE "
-                f"(.root, first {ROOT_EVENTS.stop} events), up to "
-                f"{self.config.max_upload_mb:g} MB.</small>",
+                "<small>Open your own file: Phoenix JSON (.json, .json.gz), ATLAS PHYSLITE or "
+                f"an ATLAS education ntuple (.root), up to {self.config.max_upload_mb:g} MB."
+                "</small>",
                 width=280,
             ),
             self.upload,
@@ -293,14 +294,11 @@ class EventDisplay:
             return
         name = file if file else next(iter(self.bundled))
         try:
-            self.open_bundled(name)
+            self.open_bundled(name, then=(lambda: self.go_to_number(event)) if event else None)
         except EventLabError as error:
             if name != next(iter(self.bundled)):
                 self.open_bundled(next(iter(self.bundled)))
             self.fail(str(error))  # after opening the default file, which clears alerts
-            return
-        if event:
-            self.go_to_number(event)
 
     def _refresh_file_options(self) -> None:
         """File choices: the bundled files, then this session's uploads."""
@@ -312,10 +310,46 @@ class EventDisplay:
         finally:
             self._updating = False
 
-    def open_bundled(self, name: str) -> None:
-        """Open a bundled file by name (only names found in the data folders are accepted)."""
+    def open_bundled(self, name: str, then: Callable[[], Any] | None = None) -> None:
+        """Open a bundled file by name (only names found in the data folders are accepted).
+
+        A ROOT file's event list is read off the event loop; `then()` runs once it is shown.
+        """
         path = event_files.resolve_event_file(name, self.config.data_dirs)
+        if root_files.is_root_name(path.name):
+            self._open_root(path, then)
+            return
         self.set_file(read_bundled_file(path))
+        if then is not None:
+            then()
+
+    def _open_root(self, path: Path, then: Callable[[], Any] | None) -> None:
+        """Open a data-folder ROOT file in a worker thread, then show its first event.
+
+        Not in the page the server builds before its workers fork (it has no browser session):
+        converting an event starts polars' threads, and a process running them must not fork.
+        """
+        import panel as pn
+
+        document = pn.state.curdoc
+        if document is not None and getattr(document, "session_context", None) is None:
+            return
+
+        def opened(file: root_files.RootEventFile) -> None:
+            self.panel.loading = False
+            self.set_file(file)
+            if then is not None:
+                then()
+
+        def refused(error: EventLabError) -> None:
+            self.panel.loading = False
+            if self.file is None:
+                self._open_default()
+            self._show_file_in_menu()
+            self.fail(str(error))
+
+        self.panel.loading = True
+        self.work.run(lambda: root_files.open_data_file(path), opened, refused, replaceable=False)
 
     def set_file(self, file: event_files.EventFile, position: int = 0) -> None:
         """Show `file`, at event `position`."""
@@ -338,7 +372,9 @@ class EventDisplay:
             return
         position %= len(self.file)
         key = self.file.keys[position]
-        event = self.file.event(position)
+        event = self._event_at(position)
+        if event is None:
+            return  # being converted: shown when ready
         try:
             scene = build_scene(event)
         except (ValueError, TypeError, KeyError, IndexError) as error:
@@ -355,6 +391,34 @@ class EventDisplay:
             self.redraw()
             self._show_event_text(key, event)
             self.clear_alert()
+
+    def _event_at(self, position: int) -> dict | None:
+        """The event at `position`: parsed now, or (ROOT) converted in a worker thread.
+
+        None when a conversion was started: `show(position)` runs again once it is ready. A
+        newer request replaces one still waiting, so stepping quickly converts only the last.
+        """
+        file = self.file
+        assert file is not None
+        if not getattr(file, "converts", False):
+            return file.event(position)
+        ready = self._converted
+        if ready is not None and ready[0] is file and ready[1] == position:
+            self._converted = None
+            return ready[2]
+
+        def converted(event: dict) -> None:
+            if self.file is file:
+                self._converted = (file, position, event)
+                self.show(position)
+
+        def refused(error: EventLabError) -> None:
+            if self.file is file:
+                self.clear_event()
+                self.fail(str(error))
+
+        self.work.run(lambda: file.event(position), converted, refused)
+        return None
 
     def clear_event(self) -> None:
         """Draw no event and say so (after an event that cannot be drawn)."""
@@ -684,9 +748,9 @@ class EventDisplay:
         self.memory.release(owner)
         self._refresh_file_options()
 
-        def read() -> event_files.EventFile:
+        def read() -> event_files.EventFile | root_files.RootEventFile:
             room = self.memory.room_for(owner)
-            file = read_upload(name, data, self.config.max_upload_bytes, room)
+            file = read_upload(name, data, self.config.max_upload_bytes, room, self.memory)
             self.memory.hold(owner, file.nbytes, file.name)
             return file
 
@@ -715,8 +779,10 @@ class EventDisplay:
             self.fail(message)
 
     def _open_default(self) -> None:
-        """Show the first file of the menu, or no event when there is none."""
+        """Show the first Phoenix JSON file of the menu, or no event when there is none."""
         for name in self.bundled:
+            if root_files.is_root_name(name):
+                continue
             try:
                 self.open_bundled(name)
                 return
@@ -727,11 +793,16 @@ class EventDisplay:
 
 
 def read_upload(
-    name: str, data: bytes, max_bytes: int, room: int | None = None
-) -> event_files.EventFile:
-    """An uploaded file as events: Phoenix JSON as it is, PHYSLITE ROOT converted on the server.
+    name: str,
+    data: bytes,
+    max_bytes: int,
+    room: int | None = None,
+    memory: SessionMemory | None = None,
+) -> event_files.EventFile | root_files.RootEventFile:
+    """An uploaded file as events: Phoenix JSON as it is, ROOT read through an event index.
 
     `room`: the memory the page has left for it; a JSON text larger than that is refused.
+    `memory`: the page's memory, where a ROOT upload counts its bytes and decoded clusters.
     """
     safe_name = Path(name).name or "upload"
     if len(data) > max_bytes:
@@ -744,28 +815,11 @@ def read_upload(
             return event_files.parse_event_bytes(data, safe_name)
         limit = f"your page may still keep in the server's memory ({room / 2**20:.0f} MB)"
         return event_files.parse_event_bytes(data, safe_name, max_text=room, limit=limit)
-    if lower.endswith(".root"):
-        return convert_root_upload(safe_name, data)
+    if root_files.is_root_name(lower):
+        if memory is None:
+            memory = SessionMemory(event_files.MAX_UNPACKED_BYTES if room is None else room)
+        return root_files.open_upload(safe_name, data, memory, ("upload", safe_name))
     raise event_files.EventFileError(
-        f"{safe_name}: EventLab opens Phoenix event files (.json, .json.gz) and ATLAS PHYSLITE "
-        "files (.root)"
+        f"{safe_name}: EventLab opens Phoenix event files (.json, .json.gz), ATLAS PHYSLITE "
+        "files and ATLAS education ntuples (.root)"
     )
-
-
-def convert_root_upload(name: str, data: bytes) -> event_files.EventFile:
-    """Convert an uploaded PHYSLITE file (first events) to Phoenix events, via a temp file."""
-    from converters import convert_events
-
-    if not data.startswith(b"root"):
-        raise event_files.EventFileError(f"{name} is not a ROOT file")
-    with tempfile.TemporaryDirectory(prefix="eventlab-upload-") as folder:
-        path = Path(folder) / "upload.root"
-        path.write_bytes(data)
-        try:
-            converted = convert_events(str(path), events=ROOT_EVENTS)
-        except EventLabError as error:  # messages name the file as the student knows it
-            message = str(error).replace(str(path), name).replace(folder, "")
-            raise event_files.EventFileError(message) from None
-    if not converted:
-        raise event_files.EventFileError(f"{name} holds no events EventLab can show")
-    return event_files.EventFile.from_events(name, converted)
