@@ -1,8 +1,11 @@
 """Event display timings: page load to first drawn frame, and the cost of an event switch.
 
 Runs the app in this process (so the server-side time of each switch can be measured around
-`EventDisplay.show`) and drives it with headless Chromium. Prints one table per event file:
-the bundled samples, and the real PHYSLITE example (converted first) when ../shared is present.
+`EventDisplay.show`, and for ROOT files around the conversion of the event in its worker thread)
+and drives it with headless Chromium. Prints one table per event file: the bundled samples, the
+real PHYSLITE example (converted first) when ../shared is present, and a 10,000-event toy
+PHYSLITE ROOT file in 1000-entry clusters, with the time from choosing it in the file menu to its
+event list being shown.
 
     python benchmarks/display.py [--switches 15]
 """
@@ -58,19 +61,43 @@ def free_port() -> int:
 
 
 def record_switch_times() -> list[float]:
-    """Wrap EventDisplay.show so every call's duration (s) lands in the returned list."""
+    """Wrap EventDisplay.show and the conversion of ROOT events so every call's duration (s)
+    lands in the returned list."""
+    from app.display.root_files import RootEventFile
     from app.display.view import EventDisplay
 
     durations: list[float] = []
-    original = EventDisplay.show
 
-    def timed(self, position: int) -> None:
-        start = time.perf_counter()
-        original(self, position)
-        durations.append(time.perf_counter() - start)
+    def timing(original):
+        def timed(*args):
+            start = time.perf_counter()
+            result = original(*args)
+            durations.append(time.perf_counter() - start)
+            return result
 
-    EventDisplay.show = timed
+        return timed
+
+    EventDisplay.show = timing(EventDisplay.show)
+    RootEventFile.event = timing(RootEventFile.event)
     return durations
+
+
+def big_root_file(folder: Path, events: int = 10_000) -> str:
+    """A toy PHYSLITE file of `events` events in 1000-entry clusters, in `folder`."""
+    from sample_events.physlite_writer import write_physlite
+    from sample_events.simulation import simulate
+
+    _, simulated = simulate(events, seed=3)
+    write_physlite(folder / "big_toy_physlite.root", simulated, cluster_entries=1000)
+    return "big_toy_physlite.root"
+
+
+def menu_open_seconds(page, name: str, count: int) -> float:
+    """Seconds from choosing `name` in the file menu to its event list being shown."""
+    start = time.monotonic()
+    page.locator("select").first.select_option(name)
+    page.get_by_text(f"of {count})").first.wait_for(timeout=60_000)
+    return time.monotonic() - start
 
 
 def real_example_folder(folder: Path) -> Path | None:
@@ -84,8 +111,11 @@ def real_example_folder(folder: Path) -> Path | None:
     return folder
 
 
-def measure(base_url: str, file_name: str, switches: int, durations: list[float]) -> dict:
-    """Drive one page: first-frame time, then `switches` clicks on Next."""
+def measure(
+    base_url: str, file_name: str, switches: int, durations: list[float], count: int = 0
+) -> dict:
+    """Drive one page: first-frame time, then `switches` clicks on Next (and, for a file of
+    `count` events, the time to open it from the file menu first)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -98,14 +128,16 @@ def measure(base_url: str, file_name: str, switches: int, durations: list[float]
             socket_.on("framereceived", lambda data: frames.append((time.monotonic(), len(data))))
 
         page.on("websocket", on_socket)
-        page.goto(f"{base_url}/?file={file_name}")
+        page.goto(f"{base_url}/" if count else f"{base_url}/?file={file_name}")
         page.wait_for_function("window.__firstDraw !== null", timeout=60_000)
         first_draw_ms = page.evaluate("window.__firstDraw")
         page.wait_for_timeout(1500)
-        durations.clear()
-        sent, client = [], []
+        opened = menu_open_seconds(page, file_name, count) if count else None
+        page.wait_for_timeout(1500)
+        sent, client, server = [], [], []
         for _ in range(switches):
             frames.clear()
+            durations.clear()
             start = time.monotonic()
             page.locator("button:has-text('Next')").first.click()
             while not frames or time.monotonic() - frames[-1][0] < QUIET_S:
@@ -114,10 +146,12 @@ def measure(base_url: str, file_name: str, switches: int, durations: list[float]
                     break
             sent.append(sum(size for _, size in frames))
             client.append(frames[-1][0] - start if frames else float("nan"))
+            server.append(sum(durations) * 1000.0)
         browser.close()
     return {
         "first_frame_s": first_draw_ms / 1000.0,
-        "server_ms": [d * 1000.0 for d in durations],
+        "menu_open_s": opened,
+        "server_ms": server,
         "bytes": sent,
         "client_ms": [c * 1000.0 for c in client],
     }
@@ -128,6 +162,8 @@ def report(label: str, result: dict) -> None:
     server, sent, client = result["server_ms"], result["bytes"], result["client_ms"]
     print(f"\n{label}")
     print(f"  page load -> first drawn frame : {result['first_frame_s']:.2f} s   (target < 3 s)")
+    if result["menu_open_s"] is not None:
+        print(f"  file menu -> event list shown  : {result['menu_open_s']:.2f} s   (target < 3 s)")
     print(
         f"  event switch, server time      : median {statistics.median(server):.1f} ms, "
         f"max {max(server):.1f} ms over {len(server)} switches   (target < 100 ms)"
@@ -149,7 +185,8 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="eventlab-bench-") as folder:
         real = real_example_folder(Path(folder))
-        data_dirs = (BUNDLED_DATA_DIR, *([real] if real else []))
+        big = big_root_file(Path(folder))
+        data_dirs = (BUNDLED_DATA_DIR, Path(folder))
         config = AppConfig(data_dirs=data_dirs)
         port = free_port()
         durations = record_switch_times()
@@ -164,6 +201,9 @@ def main() -> int:
         files = ["toy_events.json"] + (["physlite_example.json"] if real else [])
         for name in files:
             report(name, measure(base_url, name, args.switches, durations))
+        # opened on the bundled file, then the ROOT file chosen in the menu
+        result = measure(base_url, big, args.switches, durations, count=10_000)
+        report(f"{big} (10,000 events, converted one at a time)", result)
         if not real:
             print(f"\n(skipped the real example: {PHYSLITE_EXAMPLE} is absent)")
         server.stop()

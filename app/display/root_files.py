@@ -122,6 +122,16 @@ class RootEventFile:
         return self.index.columns.event.astype(str).tolist()
 
 
+def preload() -> None:
+    """Import the ROOT reading ahead (in the server's warm-up page, which the workers share).
+
+    Not the conversion: it imports polars, which must not be running when the workers fork.
+    """
+    import converters.file_problems  # noqa: F401
+    import converters.read  # noqa: F401
+    import converters.storage  # noqa: F401
+
+
 def is_root_name(name: str) -> bool:
     """Whether a file name is that of a ROOT file."""
     return name.lower().endswith(ROOT_SUFFIXES)

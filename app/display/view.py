@@ -288,6 +288,8 @@ class EventDisplay:
     def _open_initial(self, file: str | None, event: str | None) -> None:
         """Open the file and event the URL asks for, or the first bundled file."""
         self._refresh_file_options()
+        if any(map(root_files.is_root_name, self.bundled)):
+            root_files.preload()  # the first student to open a ROOT file does not wait for it
         if not self.bundled:
             folders = ", ".join(str(path) for path in self.config.data_dirs)
             self.fail(f"No event files found in the data folders ({folders}). Open your own file.")
