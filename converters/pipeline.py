@@ -7,25 +7,21 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
 import numpy as np
-import polars
 import pyarrow as pa
-import pyarrow.csv as pa_csv
-import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from converters.columns import arrow_table, columns
 from converters.errors import EventLabError, SelectionError
-from converters.expressions import parse
-from converters.phoenix import event_keys, json_members, write_members
-from converters.read import EventBatch, EventSource
+from converters.read import BranchPlan, EventBatch, EventSource, columns_plan, default_plan
 from converters.selection import Selection
+from converters.storage import EventStore
 
 CHUNK_ENTRIES = 5000
 
@@ -95,6 +91,8 @@ class BatchSelector:
         """Events passing the --select expression over the per-event columns."""
         table = columns(batch)
         if self.expression is None:
+            from converters.expressions import parse
+
             self.expression = parse(self.selection.expression, table.keys())
         result = np.asarray(self.expression.evaluate(table))
         if result.dtype != bool:
@@ -111,9 +109,13 @@ def selected_batches(
     summary: RunSummary,
     progress: bool = False,
     chunk_entries: int = CHUNK_ENTRIES,
+    planner: Callable[[EventStore], BranchPlan] = default_plan,
 ) -> Iterator[EventBatch]:
-    """The selected events of all inputs, chunk by chunk, reading only the entries needed."""
-    sources = [EventSource(name) for name in inputs]
+    """The selected events of all inputs, chunk by chunk, reading only the entries needed.
+
+    `planner` says which branches of each input to read (all the converters use by default).
+    """
+    sources = [EventSource(name, planner=planner) for name in inputs]
     summary.inputs = len(sources)
     for source in sources:
         if source.skipped:
@@ -226,6 +228,8 @@ def write_display_json(
     progress: bool = False,
 ) -> RunSummary:
     """Convert inputs to a Phoenix multi-event JSON file (gzip-compressed if it ends in .gz)."""
+    from converters.phoenix import event_keys, json_members, write_members
+
     selection = as_selection(events)
     summary = RunSummary()
     started = time.perf_counter()
@@ -248,6 +252,10 @@ def convert_events(
     metadata: Mapping[str, str] | None = None,
 ) -> dict[str, dict]:
     """Phoenix event dicts keyed by "RUN-EVENT", for the app and notebooks."""
+    import polars
+
+    from converters.phoenix import event_keys, json_members
+
     selection = as_selection(events)
     summary = RunSummary()
     seen: set[str] = set()
@@ -268,8 +276,12 @@ def column_tables(
     limits: Mapping[str, int],
     progress: bool = False,
 ) -> Iterator[pa.Table]:
-    """Arrow tables of per-event columns, chunk by chunk."""
-    for batch in selected_batches(inputs, selection, summary, progress):
+    """Arrow tables of per-event columns, chunk by chunk (reading only what columns need).
+
+    A --select expression is over the columns too, so the same branches serve it.
+    """
+    batches = selected_batches(inputs, selection, summary, progress, planner=columns_plan)
+    for batch in batches:
         yield arrow_table(columns(batch, **limits), metadata)
 
 
@@ -319,6 +331,9 @@ def write_columns(
     summary = RunSummary()
     started = time.perf_counter()
     limits = {"max_leptons": max_leptons, "max_jets": max_jets, "max_photons": max_photons}
+    import pyarrow.csv as pa_csv
+    import pyarrow.parquet as pq
+
     with atomic_output(output, binary=True) as out:
         writer, schema = None, None
         tables = column_tables(as_sources(inputs), selection, summary, metadata, limits, progress)
