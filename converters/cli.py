@@ -7,10 +7,12 @@ import sys
 from pathlib import Path
 
 from converters.errors import EventLabError
+from converters.inputs import expand_inputs
 from converters.selection import Selection, parse_event_numbers, parse_ranges
 
 INPUT_HELP = (
-    "PHYSLITE file(s) or ATLAS education ntuple(s): local paths or URLs (https://, root://)"
+    "PHYSLITE file(s) or ATLAS education ntuple(s): local paths, globs ('data/*.root'),"
+    " URLs (https://, root://) or @FILE: a list of paths and URLs, one a line"
 )
 
 
@@ -118,9 +120,10 @@ def run_convert(args: argparse.Namespace) -> int:
     """The `convert` subcommand."""
     from converters.pipeline import write_display_json
 
-    output = args.output or default_output(args.inputs[0])
+    inputs = expand_inputs(args.inputs)
+    output = args.output or default_output(inputs[0])
     check_output(output)
-    summary = write_display_json(args.inputs, output, selection_from(args), progress=True)
+    summary = write_display_json(inputs, output, selection_from(args), progress=True)
     report("convert", summary, output)
     return 0
 
@@ -129,9 +132,10 @@ def run_columns(args: argparse.Namespace) -> int:
     """The `columns` subcommand."""
     from converters.pipeline import write_columns
 
+    inputs = expand_inputs(args.inputs)
     check_output(args.output)
     summary = write_columns(
-        args.inputs,
+        inputs,
         args.output,
         selection_from(args),
         max_leptons=args.max_leptons,

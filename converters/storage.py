@@ -25,6 +25,7 @@ from converters.file_problems import (
 )
 from converters.first_values import first_of_lists, tree_first_values
 from converters.flat import unpack
+from converters.inputs import is_url
 from converters.schema import (
     NTUPLE_TREES,
     PHYSLITE_RNTUPLE,
@@ -37,11 +38,6 @@ from converters.schema import (
 RNTUPLE_CLASS = "ROOT::RNTuple"
 EMPTY_FILE_BYTES = 10_000  # a ROOT file with objects in it is larger than this
 URL_TIMEOUT = 30  # seconds
-
-
-def is_url(source: str) -> bool:
-    """Whether `source` is a remote address rather than a local path."""
-    return "://" in source and not source.startswith("file://")
 
 
 def open_file(source: str) -> uproot.ReadOnlyFile:

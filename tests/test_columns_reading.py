@@ -10,11 +10,11 @@ import awkward as ak
 import numpy as np
 import pytest
 import uproot
+from conftest import PROJECT_ROOT
 
 from converters.first_values import tree_first_values
 from converters.pipeline import write_columns
 from converters.read import EventSource, columns_plan, default_plan
-from tests.conftest import PROJECT_ROOT
 
 TOY = PROJECT_ROOT / "sample_events" / "data" / "toy_physlite.root"
 TOY_RNTUPLE = PROJECT_ROOT / "sample_events" / "data" / "toy_physlite_rntuple.root"
