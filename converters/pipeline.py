@@ -7,9 +7,10 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import IO
 
@@ -66,7 +67,6 @@ class BatchSelector:
     def __init__(self, selection: Selection):
         self.selection = selection
         self.kept = 0
-        self.expression = None
         self.found_numbers: set[int] = set()
 
     def done(self) -> bool:
@@ -89,18 +89,26 @@ class BatchSelector:
 
     def expression_mask(self, batch: EventBatch) -> np.ndarray:
         """Events passing the --select expression over the per-event columns."""
-        table = columns(batch)
-        if self.expression is None:
-            from converters.expressions import parse
+        return expression_mask(columns(batch), self.selection.expression)
 
-            self.expression = parse(self.selection.expression, table.keys())
-        result = np.asarray(self.expression.evaluate(table))
-        if result.dtype != bool:
-            raise SelectionError(
-                f"--select {self.selection.expression!r} gives numbers, not true/false;"
-                " compare it with something, e.g. 'n_muons >= 2'"
-            )
-        return result
+
+@lru_cache(maxsize=16)
+def parsed_expression(expression: str, names: tuple[str, ...]):
+    """The --select expression parsed against the column names (once per process)."""
+    from converters.expressions import parse
+
+    return parse(expression, names)
+
+
+def expression_mask(table: Mapping[str, np.ndarray], expression: str) -> np.ndarray:
+    """Which rows of the per-event columns pass a --select expression."""
+    result = np.asarray(parsed_expression(expression, tuple(table)).evaluate(table))
+    if result.dtype != bool:
+        raise SelectionError(
+            f"--select {expression!r} gives numbers, not true/false;"
+            " compare it with something, e.g. 'n_muons >= 2'"
+        )
+    return result
 
 
 def selected_batches(
@@ -331,25 +339,30 @@ def write_columns(
     summary = RunSummary()
     started = time.perf_counter()
     limits = {"max_leptons": max_leptons, "max_jets": max_jets, "max_photons": max_photons}
-    import pyarrow.csv as pa_csv
-    import pyarrow.parquet as pq
-
     with atomic_output(output, binary=True) as out:
-        writer, schema = None, None
         tables = column_tables(as_sources(inputs), selection, summary, metadata, limits, progress)
-        for table in tables:
-            if writer is None:
-                schema = table.schema
-                writer = (
-                    pq.ParquetWriter(out, schema, compression="zstd")
-                    if suffix == ".parquet"
-                    else pa_csv.CSVWriter(out, schema)
-                )
-            if table.schema != schema:
-                table = concatenate([schema.empty_table(), table]).cast(schema)
-            writer.write_table(table)
-        if writer is not None:
-            writer.close()
+        write_tables(tables, out, suffix)
         require_events(summary, selection)
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def write_tables(tables: Iterable[pa.Table], out: IO, suffix: str) -> None:
+    """Write tables one after the other as parquet (zstd) or CSV, in the first one's schema."""
+    import pyarrow.csv as pa_csv
+    import pyarrow.parquet as pq
+
+    writer, schema = None, None
+    for table in tables:
+        if writer is None:
+            schema = table.schema
+            writer = (
+                pq.ParquetWriter(out, schema, compression="zstd")
+                if suffix == ".parquet"
+                else pa_csv.CSVWriter(out, schema)
+            )
+        if table.schema != schema:
+            table = concatenate([schema.empty_table(), table]).cast(schema)
+        writer.write_table(table)
+    if writer is not None:
+        writer.close()
