@@ -205,7 +205,7 @@ def test_a_rerun_after_an_interrupted_run_does_only_the_missing_parts(
     inputs, single_process, tmp_path
 ):
     folder = tmp_path / "dataset"
-    many = inputs * 3  # 36 parts
+    many = inputs * 2  # 24 parts
     command = ("columns", *many, "-o", folder, "--workers", "2", "--chunk-entries", CHUNK)
     run = cli(*command)
     deadline = time.monotonic() + 90
@@ -214,17 +214,17 @@ def test_a_rerun_after_an_interrupted_run_does_only_the_missing_parts(
     os.killpg(run.pid, signal.SIGKILL)
     run.wait(30)
     done = {path.name: path.stat().st_mtime_ns for path in part_files(folder)}
-    assert 3 <= len(done) < 36, "the run was not interrupted in the middle"
+    assert 3 <= len(done) < 24, "the run was not interrupted in the middle"
     rerun = cli(*command)
     stdout, stderr = rerun.communicate(timeout=180)
     assert rerun.returncode == 0, stderr
-    assert f"in 36 parts, {len(done)} done before" in stdout
+    assert f"in 24 parts, {len(done)} done before" in stdout
     assert "on 2 local Dask workers" in stdout
     for name, mtime in done.items():
         assert (folder / name).stat().st_mtime_ns == mtime  # not written again
     assert not list(folder.glob(".part-*"))
     table = read_dataset(folder)
-    assert table.num_rows == 3 * single_process.num_rows
+    assert table.num_rows == 2 * single_process.num_rows
     assert_same_columns(
         table.slice(0, single_process.num_rows).replace_schema_metadata(),
         single_process.replace_schema_metadata(),
@@ -232,14 +232,16 @@ def test_a_rerun_after_an_interrupted_run_does_only_the_missing_parts(
     assert manifest(folder)["status"] == "complete"
 
 
-def test_one_output_file_with_workers_equals_the_single_process_file(inputs, tmp_path):
-    parallel, single = tmp_path / "parallel.parquet", tmp_path / "single.parquet"
+def test_one_output_file_with_workers_equals_the_single_process_file(
+    inputs, single_process, tmp_path
+):
+    parallel = tmp_path / "parallel.parquet"
     run = cli("columns", *inputs, "-o", parallel, "--workers", "2", "--chunk-entries", CHUNK)
     stdout, stderr = run.communicate(timeout=180)
     assert run.returncode == 0, stderr
     assert "12,000 events from 4 file(s) in 12 parts" in stdout
     assert "Traceback" not in stderr
-    alone = cli("columns", *inputs, "-o", single)
-    assert alone.wait(120) == 0
-    assert_same_columns(pq.read_table(parallel), pq.read_table(single))
+    assert_same_columns(
+        pq.read_table(parallel).replace_schema_metadata(), single_process.replace_schema_metadata()
+    )
     assert not list(tmp_path.glob(".parallel.parquet*"))  # the parts folder is gone
