@@ -36,6 +36,8 @@ PHOENIX_TYPES = (
     "Jets",
     "CaloClusters",
     "CaloCells",
+    "PlanarCaloCells",
+    "IrregularCaloCells",
     "Vertices",
     "MissingEnergy",
     "Electrons",
