@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import param
 
 from app.config import AppConfig
 from app.display import events as event_files
@@ -27,8 +28,8 @@ from app.display.objects3d import (
     detector_groups,
 )
 from app.display.offline import local_widget_pane
-from app.display.physics import can_add_to_mass, invariant_mass, object_info
 from app.display.scene import EventScene, Layer, build_scene
+from app.display.selection import Selection
 from app.display.style import BACKGROUND, object_colors
 from app.file_cache import once_per_version
 from app.memory import SessionMemory
@@ -91,12 +92,12 @@ class EventDisplay:
         self.position = 0
         self.scene: EventScene | None = None
         self.objects = EventObjects()
-        self.selection: list[tuple[str, int]] = []
-        self.focus: tuple[str, int] | None = None
+        self.selection = Selection()
         self._updating = False
         self._camera_moved_at = 0.0
         self._build_three()
         self._build_widgets()
+        self.selection.param.watch(self._on_selection, ["focus", "chosen", "picked_part"])
         self.panel = self._layout()
         with pn.io.hold():
             self._open_initial(file, event)
@@ -342,10 +343,10 @@ class EventDisplay:
         with pn.io.hold():
             self.position = position
             self.scene = scene
-            self.selection.clear()
-            self.focus = None
             self._sync_collection_controls()
-            self.redraw()
+            with param.parameterized.discard_events(self.selection):
+                self.selection.reset(scene, event)
+            self._on_selection()  # once, also when nothing was picked before
             self._show_event_text(key, event)
             self.clear_alert()
 
@@ -422,10 +423,7 @@ class EventDisplay:
 
     def _highlighted(self, key: str) -> frozenset[int]:
         """Objects of layer `key` drawn highlighted (selected or focused)."""
-        chosen = {index for layer_key, index in self.selection if layer_key == key}
-        if self.focus and self.focus[0] == key:
-            chosen.add(self.focus[1])
-        return frozenset(chosen)
+        return self.selection.highlighted(key)
 
     def _on_collection_change(self) -> None:
         """A collection toggle or cut moved."""
@@ -511,47 +509,43 @@ class EventDisplay:
             return None
         return pick.resolve(face if pick.by_face else index)
 
-    def focus_object(self, key: str, index: int, add: bool = False) -> None:
-        """Show one object's properties (and add it to the selection when `add`)."""
-        import panel as pn
+    @property
+    def focus(self) -> tuple[str, int] | None:
+        """The physics object in the info panel."""
+        return self.selection.focus
 
-        if self.scene is None:
-            return
-        self.focus = (key, index)
-        layer = self.scene.layer(key)
-        with pn.io.hold():
-            if add and can_add_to_mass(layer, index) and (key, index) not in self.selection:
-                self.selection.append((key, index))
-            self.info.object = self._info_html()
-            self.selection_view.object = self._selection_html()
-            self.add_button.disabled = not can_add_to_mass(layer, index) or (
-                (key, index) in self.selection
-            )
-            self.redraw()
+    @focus.setter
+    def focus(self, value: tuple[str, int] | None) -> None:
+        self.selection.param.update(focus=value, picked_part=None)
+
+    def focus_object(self, key: str, index: int, add: bool = False) -> None:
+        """Show the properties of the physics object a picked element belongs to (and add it)."""
+        if self.scene is not None:
+            self.selection.pick(key, index, add)
 
     def add_focus_to_selection(self) -> None:
         """Add the object in the info panel to the invariant-mass selection."""
-        if self.focus:
-            self.focus_object(*self.focus, add=True)
+        self.selection.add_focus()
 
     def clear_selection(self) -> None:
         """Empty the invariant-mass selection."""
+        self.selection.clear()
+
+    def _on_selection(self, *_events: Any) -> None:
+        """The focus or the chosen objects changed: panels and highlights follow."""
         import panel as pn
 
-        self.selection.clear()
         with pn.io.hold():
-            self.redraw()
+            self.info.object = self._info_html()
             self.selection_view.object = self._selection_html()
-            if self.focus and self.scene:
-                self.add_button.disabled = not can_add_to_mass(
-                    self.scene.layer(self.focus[0]), self.focus[1]
-                )
+            self.add_button.disabled = not self.selection.focus_addable()
+            self.redraw()
 
     def _info_html(self) -> str:
         """The info panel: the focused object's properties."""
-        if self.focus is None or self.scene is None:
-            return "<span style='color:#666'>Click an object in the 3D view.</span>"
-        info = object_info(self.scene.layer(self.focus[0]), self.focus[1])
+        info = self.selection.focus_info()
+        if not info:
+            return "<span style='color:#666'>Click an object in the 3D view or the table.</span>"
         rows = "".join(
             f"<tr><td style='color:#666;padding-right:12px'>{escape(str(name))}</td>"
             f"<td>{escape(str(value))}</td></tr>"
@@ -561,18 +555,14 @@ class EventDisplay:
 
     def _selection_html(self) -> str:
         """The selection panel: the chosen objects and their invariant mass."""
-        if not self.selection or self.scene is None:
+        lines = self.selection.chosen_lines()
+        if not lines:
             return (
-                "<span style='color:#666'>Shift-click leptons or photons to combine them "
-                "(Z → two leptons, H → two photons or four leptons).</span>"
+                "<span style='color:#666'>Shift-click leptons or photons (or tick them in the "
+                "table) to combine them (Z → two leptons, H → two photons or four "
+                "leptons).</span>"
             )
-        layers = [self.scene.layer(key) for key, _ in self.selection]
-        indices = [index for _, index in self.selection]
-        lines = []
-        for layer, index in zip(layers, indices, strict=True):
-            info = object_info(layer, index)
-            lines.append(f"{info['Type']} ({layer.collection}), pT {info.get('pT', '?')}")
-        mass = invariant_mass(layers, indices)
+        mass = self.selection.mass_gev()
         mass_text = f"{mass:.2f} GeV" if math.isfinite(mass) else "unknown"
         items = "".join(f"<li>{escape(line)}</li>" for line in lines)
         return (
