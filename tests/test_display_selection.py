@@ -136,3 +136,62 @@ def test_real_physlite_muon_tracks_pick_their_muon(physlite_example):
     assert picked == [("Muons/AnalysisMuons", 0), ("Muons/AnalysisMuons", 1)]
     assert selection.mass_gev() == pytest.approx(invariant_mass([muons, muons], [0, 1]))
     assert selection.physics_object("Tracks/InDetTrackParticles", 8) == ("Muons/AnalysisMuons", 0)
+
+
+def test_the_object_table_lists_physics_objects_first_and_tracks_on_request(dimuon_event):
+    from app.display.object_table import parse_row_id, table_rows
+
+    layers = build_scene(dimuon_event).layers
+    rows = table_rows(layers)
+    assert [row["type"] for row in rows] == ["electron"] * 2 + ["muon"] * 2 + ["jet", "MET"]
+    muon = rows[2]
+    assert (muon["id"], muon["pt"], muon["charge"], muon["collection"]) == (
+        "Muons/AnalysisMuons:0",
+        26.04,
+        -1,
+        "Muons",
+    )
+    assert muon["addable"] and not rows[-1]["addable"]  # MET has no four-momentum to add
+    assert len(table_rows(layers, tracks=True)) == len(rows) + 17
+    assert parse_row_id("Muons/AnalysisMuons:1") == ("Muons/AnalysisMuons", 1)
+    assert parse_row_id("x:-1") is None and parse_row_id(7) is None
+
+
+@pytest.fixture(scope="module")
+def display():
+    """An event display session (no browser) on bundled event 3000279."""
+    from app.config import AppConfig
+    from app.display.offline import enable_offline_widgets
+
+    enable_offline_widgets()
+    from app.display.view import EventDisplay
+
+    return EventDisplay(AppConfig(), file="toy_events.json", event="3000279")
+
+
+def test_table_rows_focus_and_tick_the_same_selection_as_clicks(display):
+    table = display.object_table
+    assert table.rows[2]["id"] == "Muons/AnalysisMuons:0"
+    table.focus = "Muons/AnalysisMuons:1"  # as the page sends a row click
+    assert display.focus == ("Muons/AnalysisMuons", 1)
+    assert "17.37 GeV" in display.info.object
+    table.chosen = ["Muons/AnalysisMuons:0", "Muons/AnalysisMuons:1", "MissingEnergy/MET:0"]
+    assert display.selection.chosen == [("Muons/AnalysisMuons", 0), ("Muons/AnalysisMuons", 1)]
+    assert table.chosen == ["Muons/AnalysisMuons:0", "Muons/AnalysisMuons:1"]  # MET unticked
+    assert "74.19 GeV" in display.selection_view.object
+    table.focus = "Nope/Nothing:3"  # nonsense from a page changes nothing
+    assert display.focus == ("Muons/AnalysisMuons", 1)
+    display.clear_selection()
+    assert table.chosen == []
+    display.step(1)
+    assert table.focus == "" and table.chosen == [] and display.focus is None
+    display.step(-1)
+
+
+def test_hidden_collections_say_so_in_the_list_and_the_table(display):
+    listed = display.collection_list
+    key = "Tracks/MuonSpectrometerTrackParticles"
+    listed.shown = {**listed.shown, key: False}
+    assert listed.counts[key] == "hidden" and key in display.object_table.hidden
+    listed.shown = {**listed.shown, key: True}
+    assert listed.counts[key] == "2 / 2" and key not in display.object_table.hidden

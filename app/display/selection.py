@@ -92,7 +92,7 @@ class Selection(param.Parameterized):
 
     def can_add(self, item: ObjectKey) -> bool:
         """Whether an object has what the invariant mass needs."""
-        return self.scene is not None and can_add_to_mass(self.layer(item[0]), item[1])
+        return self.exists(item) and can_add_to_mass(self.layer(item[0]), item[1])
 
     def pick(self, key: str, index: int, add: bool = False) -> ObjectKey:
         """A click on element `index` of layer `key`: focus its physics object (and add it)."""
@@ -111,6 +111,22 @@ class Selection(param.Parameterized):
             chosen.append(item)
         if chosen != self.chosen:
             self.chosen = chosen
+
+    def choose(self, items: list[ObjectKey]) -> None:
+        """Make `items` the chosen objects (those without a four-momentum left out)."""
+        chosen = []
+        for item in items:
+            if item not in chosen and self.can_add(item):
+                chosen.append(item)
+        if chosen != self.chosen:
+            self.chosen = chosen
+
+    def exists(self, item: ObjectKey) -> bool:
+        """Whether an object is in the shown event."""
+        if self.scene is None:
+            return False
+        layers = {layer.key: layer.size for layer in self.scene.layers}
+        return item[0] in layers and 0 <= item[1] < layers[item[0]]
 
     def add_focus(self) -> None:
         """Add the focused object to the mass."""

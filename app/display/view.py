@@ -21,6 +21,7 @@ from app.display.bridge import SCENE_CLASS, browser_bridge
 from app.display.camera import DEFAULT_VIEW, FIELD_OF_VIEW_DEG, VIEW_DIRECTIONS, preset_view
 from app.display.collection_list import collection_list
 from app.display.controls import detector_control, legend_html
+from app.display.object_table import object_table
 from app.display.objects3d import (
     DrawnLayer,
     EventDrawing,
@@ -205,6 +206,8 @@ class EventDisplay:
         self.selection_view = pn.pane.HTML(self._selection_html(), width=310)
         self.collection_list = collection_list(margin=(0, 5))
         self.collection_list.on_change(self._on_collection_change)
+        self.object_table = object_table(margin=(5, 10), width=CANVAS_SIZE[0] - 10)
+        self.object_table.on_pick(self._focus_row, self.selection.choose)
         self.detector_box = pn.Column(margin=0)
         self.detector_card = pn.Card(
             self.detector_box, title="Detector", width=320, collapsed=True, margin=(10, 5)
@@ -259,6 +262,7 @@ class EventDisplay:
             self.alert,
             toolbar,
             self.canvas,
+            self.object_table,
             pn.Row(self.download, self.screenshot_button, margin=(0, 5)),
             pn.pane.HTML(legend_html(), width=CANVAS_SIZE[0]),
             pn.pane.Markdown(HELP, width=CANVAS_SIZE[0], styles={"font-size": "12px"}),
@@ -344,6 +348,7 @@ class EventDisplay:
             self.position = position
             self.scene = scene
             self._sync_collection_controls()
+            self.object_table.show(scene.layers, self._hidden_keys())
             with param.parameterized.discard_events(self.selection):
                 self.selection.reset(scene, event)
             self._on_selection()  # once, also when nothing was picked before
@@ -425,6 +430,11 @@ class EventDisplay:
         """Objects of layer `key` drawn highlighted (selected or focused)."""
         return self.selection.highlighted(key)
 
+    def _hidden_keys(self) -> list[str]:
+        """Layers of the shown event not drawn (their collection is switched off)."""
+        layers = self.scene.layers if self.scene else []
+        return [layer.key for layer in layers if not self.collection_list.is_shown(layer.key)]
+
     def _on_collection_change(self) -> None:
         """A collection toggle or cut moved."""
         if not self._updating:
@@ -437,12 +447,14 @@ class EventDisplay:
         drawn, counts = [], {}
         for layer in self.scene.layers:
             mask = self._layer_mask(layer)
+            shown = self.collection_list.is_shown(layer.key)
             if layer.size:
-                counts[layer.key] = f"{int(mask.sum())} / {layer.size}"
-            if self.collection_list.is_shown(layer.key):  # hidden ones cost nothing until shown
+                counts[layer.key] = f"{int(mask.sum())} / {layer.size}" if shown else "hidden"
+            if shown:  # hidden ones cost nothing until shown
                 shown = layer.restricted(mask)
                 drawn.append(DrawnLayer(shown, self._colors(layer), self._highlighted(layer.key)))
         self.collection_list.show_counts(counts)
+        self.object_table.show_hidden(self._hidden_keys())
         self.objects = self.drawing.update(drawn)
         self.event_group.children = tuple(self.objects.visual)
         self.pick_group.children = tuple(self.objects.pickable)
@@ -518,6 +530,11 @@ class EventDisplay:
     def focus(self, value: tuple[str, int] | None) -> None:
         self.selection.param.update(focus=value, picked_part=None)
 
+    def _focus_row(self, item: tuple[str, int]) -> None:
+        """A row of the object table clicked: that object in the info panel and highlighted."""
+        if self.selection.exists(item):
+            self.focus = item
+
     def focus_object(self, key: str, index: int, add: bool = False) -> None:
         """Show the properties of the physics object a picked element belongs to (and add it)."""
         if self.scene is not None:
@@ -539,6 +556,7 @@ class EventDisplay:
             self.info.object = self._info_html()
             self.selection_view.object = self._selection_html()
             self.add_button.disabled = not self.selection.focus_addable()
+            self.object_table.follow(self.selection.focus, self.selection.chosen)
             self.redraw()
 
     def _info_html(self) -> str:
