@@ -33,6 +33,8 @@ from app.display.scene import EventScene, Layer, build_scene
 from app.display.selection import Selection
 from app.display.style import BACKGROUND, object_colors
 from app.file_cache import once_per_version
+from app.masterclass.setup import student_card
+from app.masterclass.student import EventChoice
 from app.memory import SessionMemory
 from app.safe_html import alert_pane, show_alert
 from app.uploads import upload_box, upload_refusal
@@ -204,6 +206,12 @@ class EventDisplay:
         self.clear_button = pn.widgets.Button(label="Clear", width=70)
         self.clear_button.on_click(lambda _event: self.clear_selection())
         self.selection_view = pn.pane.HTML(self._selection_html(), width=310)
+        self.recorder = student_card(
+            self.config,
+            self.event_choice,
+            PageWork(self.config.action_seconds, pn.state.curdoc),
+            page_args(),
+        )
         self.collection_list = collection_list(margin=(0, 5))
         self.collection_list.on_change(self._on_collection_change)
         self.object_table = object_table(margin=(5, 10), width=CANVAS_SIZE[0] - 10)
@@ -276,6 +284,7 @@ class EventDisplay:
             pn.pane.HTML("<b>Invariant mass</b>", margin=(10, 10, 0, 10)),
             self.selection_view,
             pn.Row(self.add_button, self.clear_button, margin=(0, 5)),
+            pn.Card(self.recorder.panel, title="Masterclass", width=320, margin=(10, 5)),
             pn.Card(self.collection_list, title="Physics objects", width=320, margin=(10, 5)),
             self.detector_card,
             width=340,
@@ -353,6 +362,7 @@ class EventDisplay:
                 self.selection.reset(scene, event)
             self._on_selection()  # once, also when nothing was picked before
             self._show_event_text(key, event)
+            self.recorder.event_shown()
             self.clear_alert()
 
     def _show_event_text(self, key: str, event: dict) -> None:
@@ -589,6 +599,22 @@ class EventDisplay:
             f"{'s' if len(lines) != 1 else ''}: <b data-testid='mass'>{mass_text}</b></div>"
         )
 
+    def event_choice(self) -> EventChoice | None:
+        """The shown event and the objects chosen for the mass (what a record keeps)."""
+        if self.file is None or not len(self.file):
+            return None
+        key = self.file.keys[self.position]
+        metadata = event_files.event_metadata(key, self.file.event(self.position))
+        mass = self.selection.mass_gev()
+        return EventChoice(
+            self.file.name,
+            metadata["Run"],
+            metadata["Event"],
+            mass if math.isfinite(mass) else None,
+            self.selection.total_charge(),
+            tuple(self.selection.chosen_labels()),
+        )
+
     # ------------------------------------------------------------------ downloads and messages
     def _event_download(self) -> io.BytesIO:
         """The shown event as a Phoenix JSON file (named when asked for: renaming costs)."""
@@ -686,6 +712,16 @@ class EventDisplay:
         """A file larger than the upload limit was dropped while it arrived."""
         if event.new:
             self.fail(upload_refusal(event.new, self.config.max_upload_mb))
+
+
+def page_args() -> dict:
+    """The query of the page's address (empty outside a browser session)."""
+    import panel as pn
+
+    try:
+        return dict(pn.state.session_args or {})
+    except (AttributeError, RuntimeError):
+        return {}
 
 
 def read_upload(

@@ -226,6 +226,12 @@ class ClassStore:
             ).fetchall()
         return [ClassInfo(*row) for row in rows]
 
+    def class_names(self) -> list[str]:
+        """Every class's name, newest first."""
+        with self._reading() as db:
+            rows = db.execute("SELECT name FROM classes ORDER BY created DESC, id DESC").fetchall()
+        return [row[0] for row in rows]
+
     def close_class(self, name: str) -> None:
         """Stop a class taking records (they stay, to be looked at and exported)."""
         with self._connection() as db:
