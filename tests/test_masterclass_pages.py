@@ -68,7 +68,7 @@ def test_a_student_saves_the_muon_pair_and_the_teacher_sees_it(config):
     assert "data-testid='class-total'>1<" in teacher.state.object
     assert "&lt;b&gt;Ada&lt;/b&gt;" in teacher.progress.object
     assert sum(teacher.plots["mumu"][1].data["count"]) == 1
-    assert teacher.plots["mumu"][0].title.text == "μ μ (1 events)"
+    assert teacher.plots["mumu"][0].title.text == "μ μ (1 event)"
     assert b"<b>Ada</b>" in teacher._csv().getvalue()
 
 

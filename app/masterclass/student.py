@@ -212,9 +212,14 @@ class StudentCard:
         """Read this student's records again."""
         student = self.student
         if student is not None:
+
+            def shown(records: list[Record]) -> None:
+                self.show_records(records)
+                self.event_shown()
+
             self.work.run(
                 lambda: self.store.student_records(student),
-                self.show_records,
+                shown,
                 lambda error: self.fail(str(error)),
             )
 
@@ -231,10 +236,8 @@ class StudentCard:
             f"{text_html(self.masterclass.label(known.category))}; saving again replaces it."
             "</span>"
         )
-        if known is not None:
-            self.category.value = known.category if known.category in labels_of(self) else ""
-        else:
-            self.category.value = ""
+        offered = [key for key in self.category.options.values() if key]
+        self.category.value = known.category if known and known.category in offered else ""
 
     def show_records(self, records: Sequence[Record]) -> None:
         """The student's records table and mass histogram."""
@@ -252,11 +255,6 @@ class StudentCard:
     def fail(self, message: str) -> None:
         """Show a message in the card."""
         show_alert(self.alert, message)
-
-
-def labels_of(card: StudentCard) -> list[str]:
-    """The category keys the card offers."""
-    return [key for key in card.category.options.values() if key]
 
 
 def same_event(record: Record, choice: EventChoice) -> bool:

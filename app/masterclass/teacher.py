@@ -180,8 +180,9 @@ class TeacherPage:
         state = "open: students can join and save" if info.open else "closed: nothing is saved"
         self.state.object = (
             f"<div data-testid='class-state'>Class <b>{text_html(info.name)}</b> is {state}. "
-            f"<b data-testid='class-total'>{len(view.records)}</b> events recorded by "
-            f"{len(view.progress)} students.</div>"
+            f"<b data-testid='class-total'>{len(view.records)}</b> "
+            f"{plural(len(view.records), 'event')} recorded by {len(view.progress)} "
+            f"{plural(len(view.progress), 'student')}.</div>"
         )
         self.close_button.disabled = not info.open
         self.reopen_button.disabled = info.open
@@ -193,7 +194,7 @@ class TeacherPage:
             show_histogram(source, *mass_histogram(chosen))
         for key, (plot, _source) in self.plots.items():
             total = next((count.total for count in counts if count.key == key), 0)
-            plot.title.text = f"{self.masterclass.label(key)} ({total} events)"
+            plot.title.text = f"{self.masterclass.label(key)} ({total} {plural(total, 'event')})"
 
     def _csv(self) -> io.BytesIO:
         """Every record of the chosen class as CSV."""
@@ -243,6 +244,11 @@ def progress_table(progress: Sequence[tuple[str, int, float | None]]) -> str:
         "<td style='padding:1px 8px'>name</td><td style='padding:1px 8px'>events</td>"
         f"<td style='padding:1px 8px'>last saved</td></tr>{rows}</table>"
     )
+
+
+def plural(count: int, word: str) -> str:
+    """'event' or 'events' as `count` needs."""
+    return word if count == 1 else f"{word}s"
 
 
 def ago(now: float, then: float | None) -> str:
