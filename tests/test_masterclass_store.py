@@ -177,3 +177,27 @@ def test_counts_per_category_give_the_w_ratio_and_masses_fill_a_histogram(tmp_pa
     assert w_ratio(list(counts.values()), masterclass) == (3, 1, 3.0)
     histogram, edges = mass_histogram(store.class_records("c"))
     assert histogram.sum() == 1 and histogram[np.searchsorted(edges, 90.0, "right") - 1] == 1
+
+
+def test_serve_with_a_broken_masterclass_file_stops_with_one_line(tmp_path):
+    from conftest import eventlab
+
+    broken = tmp_path / "mine.yaml"
+    broken.write_text("categories:\n  - {key: 'no spaces allowed', label: x}\n")
+    done = eventlab("serve", "--class-dir", tmp_path, "--masterclass", broken, "--port", "1")
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1] == (
+        "eventlab serve: error: mine.yaml: category 1 needs a key of letters, digits, '_', '+' "
+        "or '-' (at most 24)"
+    )
+    assert "Traceback" not in done.stderr
+
+
+def test_serve_with_a_class_folder_that_is_a_file_stops_with_one_line(tmp_path):
+    from conftest import eventlab
+
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("x")
+    done = eventlab("serve", "--class-dir", not_a_folder, "--port", "1")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "cannot make the class folder" in done.stderr.strip().splitlines()[-1]
