@@ -79,6 +79,7 @@ def test_an_electrons_track_and_cluster_pick_the_electron(dimuon_event):
     assert selection.parts_of(("Electrons/AnalysisElectrons", 0)) == [
         ("Tracks/GSFTrackParticles", 0),
         ("CaloClusters/egammaClusters", 0),
+        ("Tracks/InDetTrackParticles", 0),  # the track the GSF track was refitted from
     ]
 
 
@@ -195,3 +196,25 @@ def test_hidden_collections_say_so_in_the_list_and_the_table(display):
     assert listed.counts[key] == "hidden" and key in display.object_table.hidden
     listed.shown = {**listed.shown, key: True}
     assert listed.counts[key] == "2 / 2" and key not in display.object_table.hidden
+
+
+@pytest.mark.shared_data
+def test_real_physlite_electrons_inner_detector_track_picks_the_electron(physlite_example):
+    """A GSF track links to the inner-detector track it was refitted from: both the electron's."""
+    from converters import convert_events
+
+    events = convert_events(str(physlite_example), events=slice(0, 10))
+    checked = 0
+    for event in events.values():
+        selection = selection_of(event)
+        gsf_tracks = event["Tracks"].get("GSFTrackParticles", [])
+        for index, track in enumerate(gsf_tracks):
+            owner = selection.physics_object("Tracks/GSFTrackParticles", index)
+            if owner[0] != "Electrons/AnalysisElectrons":
+                continue
+            for link in track.get("LinkedTracks", []):
+                collection, _, position = link.rpartition(":")
+                assert collection == "InDetTrackParticles"
+                assert selection.physics_object(f"Tracks/{collection}", int(position)) == owner
+                checked += 1
+    assert checked >= 5

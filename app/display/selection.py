@@ -39,6 +39,13 @@ def owners_of(event: Mapping[str, Any], scene: EventScene) -> dict[ObjectKey, Ob
                 for part in linked_parts(item):
                     if part[0] in present and part[1] < present[part[0]]:
                         owners.setdefault(part, (owner_key, index))
+    # A refitted track links to the track it was made from (GSF -> inner detector): same owner.
+    for name, items in collections(event, "Tracks").items():
+        for index, item in enumerate(items):
+            owner = owners.get((f"Tracks/{name}", index))
+            for part in linked_parts(item) if owner is not None else ():
+                if part[0] in present and part[1] < present[part[0]]:
+                    owners.setdefault(part, owner)
     return owners
 
 
