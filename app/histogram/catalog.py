@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-import functools
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.caches import SizeBoundedCache
 from app.data_folders import files_inside
 from app.histogram.data import DATA_SUFFIXES, Dataset, read_dataset
 from app.histogram.errors import DatasetError
 
 MAX_NAME_LENGTH = 200
+# The data folders' files kept read, once per server process for every page: the newest one is
+# always kept, older ones while all fit (their float64 conversions have a bound of their own).
+SHARED_TABLE_BYTES = 512 * 1024 * 1024
+SHARED_TABLES = SizeBoundedCache(SHARED_TABLE_BYTES)
+_READING = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -61,11 +67,12 @@ def open_data_file(name: str, folders: tuple[Path, ...]) -> Dataset:
     """Load a data file by plain name; unchanged files are read once and shared read-only."""
     path = resolve_data_file(name, folders)
     stat = path.stat()
-    return load_cached(str(path), stat.st_mtime_ns, stat.st_size)
-
-
-@functools.lru_cache(maxsize=4)
-def load_cached(path: str, mtime_ns: int, size: int) -> Dataset:
-    """Read a file once per (path, modification time, size): datasets are never modified."""
-    del mtime_ns, size  # part of the cache key only
-    return read_dataset(Path(path), Path(path).name)
+    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    dataset = SHARED_TABLES.get(key)
+    if dataset is None:
+        with _READING:  # two pages opening the same file read it once
+            dataset = SHARED_TABLES.get(key)
+            if dataset is None:
+                dataset = read_dataset(path, path.name)
+                SHARED_TABLES.put(key, dataset, dataset.table.nbytes)
+    return dataset

@@ -38,8 +38,10 @@ MISSING_SHOWN = 1
 # What reading takes per value: a CSV cell becomes 8 bytes; parquet values by physical type.
 CSV_VALUE_BYTES = 8
 PHYSICAL_WIDTHS = {"BOOLEAN": 1, "INT32": 4, "FLOAT": 4, "INT64": 8, "DOUBLE": 8, "INT96": 12}
-# float64 conversions kept of a file shared by every page (an upload's count for its page).
+# float64 conversions of the data folders' files, kept once per server process for every page
+# (an upload's conversions count for its page instead).
 SHARED_CONVERSION_BYTES = 512 * MB
+SHARED_CONVERSIONS = SizeBoundedCache(SHARED_CONVERSION_BYTES)
 NAMES_SHOWN = 5  # column names written out in a message
 MISSING_LISTED = 50  # ... and at most this many in the collapsed list
 # Schema metadata written by pandas or Arrow themselves, not meant for people.
@@ -75,8 +77,8 @@ class MissingValues:
 class Dataset:
     """A table of per-event numeric columns, converted to float64 numpy arrays on first use.
 
-    Conversions are kept in a bounded cache: of a file shared by every page, at most
-    SHARED_CONVERSION_BYTES; of an upload, within its page's memory (see `for_page`).
+    Conversions are kept in a bounded cache: of the files shared by every page, at most
+    SHARED_CONVERSION_BYTES in all; of an upload, within its page's memory (see `for_page`).
     """
 
     name: str
@@ -84,9 +86,9 @@ class Dataset:
     metadata: dict[str, str] = field(default_factory=dict)
     ignored: tuple[str, ...] = ()
     missing: tuple[MissingValues, ...] = ()
-    _arrays: SizeBoundedCache = field(
-        default_factory=lambda: SizeBoundedCache(SHARED_CONVERSION_BYTES), repr=False
-    )
+    _arrays: SizeBoundedCache = field(default=SHARED_CONVERSIONS, repr=False)
+    # Part of this dataset's keys in a shared cache (an object, so never reused as an id may be).
+    _token: object = field(default_factory=object, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def for_page(self, memory: SessionMemory) -> Dataset:
@@ -118,11 +120,11 @@ class Dataset:
     def column(self, name: str) -> np.ndarray:
         """The read-only float64 array of a scalar column or of a view of a list column."""
         with self._lock:
-            array = self._arrays.get(name)
+            array = self._arrays.get((self._token, name))
             if array is None:
                 array = self._convert(name)
                 array.flags.writeable = False
-                self._arrays.put(name, array, array.nbytes)
+                self._arrays.put((self._token, name), array, array.nbytes)
             return array
 
     def elements(self, name: str) -> tuple[np.ndarray, np.ndarray]:
