@@ -18,11 +18,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register `eventlab hist`."""
     parser = subparsers.add_parser(
         "hist",
-        help="histogram a variable of a CSV or parquet column file, optionally fit a peak",
+        help="histogram a variable of a CSV, parquet or ROOT column file, optionally fit a peak",
         description=(
-            "Fill a histogram of an expression over the rows of a CSV or parquet file, with an "
-            "optional cut and weight, print its statistics (or JSON with --json), fit a peak "
-            "with --fit, and save a PNG with --png."
+            "Fill a histogram of an expression over the rows of a CSV, parquet or ROOT file "
+            "(NanoAOD `Events`, education ntuples `mini` and `analysis`: only the branches the "
+            "expressions use are read), with an optional cut and weight, print its statistics "
+            "(or JSON with --json), fit a peak with --fit, and save a PNG with --png. A list "
+            "column such as Muon_pt gives Muon_pt_1 (leading), Muon_pt_2, Muon_pt_n (count), "
+            "and all its elements as the variable."
         ),
         epilog=(
             "example: eventlab hist Zmumu_Run2011A.csv "
@@ -30,7 +33,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             "--cut 'Q1*Q2 < 0' --bins 60 --range 60,120 --fit bw --png z.png"
         ),
     )
-    parser.add_argument("file", type=Path, metavar="FILE", help="CSV or parquet column file")
+    parser.add_argument("file", type=Path, metavar="FILE", help="CSV, parquet or ROOT column file")
     parser.add_argument("--x", required=True, metavar="EXPR", help="variable or expression")
     parser.add_argument("--cut", default="", metavar="EXPR", help="keep rows where EXPR holds")
     parser.add_argument("--weight", default="", metavar="EXPR", help="weight of each row")

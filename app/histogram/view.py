@@ -234,7 +234,7 @@ class HistogramLab:
         controls = pn.Column(
             pn.Card(
                 self.dataset_select,
-                pn.pane.Markdown("Or upload a CSV or parquet file:", margin=(0, 10)),
+                pn.pane.Markdown("Or upload a CSV, parquet or ROOT file:", margin=(0, 10)),
                 self.upload,
                 self.dataset_info,
                 title="Data",
@@ -336,7 +336,7 @@ class HistogramLab:
         if not options:
             folders = ", ".join(str(folder) for folder in self.config.data_dirs)
             self._show_notice(
-                f"No data files were found in {folders}. Upload a CSV or parquet file."
+                f"No data files were found in {folders}. Upload a CSV, parquet or ROOT file."
             )
             return
         link, problems = settings_from_query(current_query())
@@ -465,7 +465,7 @@ class HistogramLab:
                 raise DatasetError(upload_refusal(name, self.config.max_upload_mb))
             raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
             dataset = read_dataset(raw, name, room=partial(self.memory.check, owner, what=name))
-            self.memory.hold(owner, dataset.table.nbytes, name)
+            self.memory.hold(owner, dataset.nbytes, name)
             return dataset.for_page(self.memory)
 
         def opened(dataset: Dataset) -> None:
