@@ -8,9 +8,10 @@ import math
 import sys
 from pathlib import Path
 
-from app.histogram.errors import BinningError
+from app.histogram.errors import BinningError, FitError
 
-SIGNAL_CHOICES = ("gauss", "bw", "cb")
+SIGNAL_CHOICES = ("gauss", "bw", "voigt", "cb")
+Z_WIDTH_TEXT = "2.4952"
 BACKGROUND_CHOICES = ("none", "linear", "exp")
 
 
@@ -39,7 +40,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--weight", default="", metavar="EXPR", help="weight of each row")
     parser.add_argument("--bins", type=int, metavar="N", help="number of bins (default: auto)")
     parser.add_argument("--range", type=number_pair, metavar="LO,HI", help="histogram range")
-    parser.add_argument("--fit", choices=SIGNAL_CHOICES, help="fit a peak of this shape")
+    parser.add_argument(
+        "--fit",
+        choices=SIGNAL_CHOICES,
+        help="fit a peak: gauss, bw (Breit-Wigner), voigt (Breit-Wigner convolved with a "
+        "Gaussian resolution: the Z's shape), cb (Crystal Ball)",
+    )
+    parser.add_argument(
+        "--fix-width",
+        nargs="?",
+        type=float,
+        const=float(Z_WIDTH_TEXT),
+        metavar="WIDTH",
+        help=f"hold the bw or voigt width fixed (default {Z_WIDTH_TEXT}, the Z's width in GeV)",
+    )
     parser.add_argument(
         "--background", choices=BACKGROUND_CHOICES, default="none", help="background under the peak"
     )
@@ -85,9 +99,13 @@ def run(args: argparse.Namespace) -> int:
         binning = Binning(args.bins or 50, *args.range)
     histogram = fill(selection, binning)
     fit = None
+    if args.fix_width is not None and args.fit not in ("bw", "voigt"):
+        raise FitError("--fix-width needs --fit bw or --fit voigt")
     if args.fit:
         weighted = selection.weighted
-        fit = fit_peak(histogram, args.fit, args.background, args.fit_range, weighted)
+        fit = fit_peak(
+            histogram, args.fit, args.background, args.fit_range, weighted, args.fix_width
+        )
         fit = units_for(fit, expression_unit(args.x) or "")
     statistics = summary(selection, histogram)
     if args.png:
@@ -147,15 +165,9 @@ def text_report(args: argparse.Namespace, statistics: dict, fit) -> str:
         f"no value {statistics['no_value']:,}",
     ]
     if fit is not None:
-        lines.append(
-            f"  fit {fit.signal} + {fit.background} in [{fit.low:g}, {fit.high:g}]: "
-            f"chi2/ndf = {fit.chi2:.1f}/{fit.ndf}" + ("" if fit.valid else "  (NOT CONVERGED)")
-        )
-        for parameter in fit.parameters:
-            unit = f" {parameter.unit}" if parameter.unit else ""
-            lines.append(
-                f"    {parameter.name:<13} {parameter.value:.6g} ± {parameter.error:.3g}{unit}"
-            )
+        from app.histogram.fit_report import fit_lines
+
+        lines.extend(fit_lines(fit))
     if args.png:
         lines.append(f"  plot written to {args.png}")
     return "\n".join(lines)
