@@ -77,8 +77,8 @@ def test_empty_values_are_a_note_but_an_empty_column_is_a_problem():
 
 
 def test_unsupported_suffix():
-    with pytest.raises(DatasetError, match=r"unsupported file type \.root"):
-        read_dataset(b"x", "events.root")
+    with pytest.raises(DatasetError, match=r"unsupported file type \.json"):
+        read_dataset(b"x", "events.json")
 
 
 def test_not_a_parquet_file():

@@ -8,8 +8,9 @@ from pathlib import Path
 
 from app.caches import SizeBoundedCache
 from app.data_folders import files_inside
-from app.histogram.data import DATA_SUFFIXES, Dataset, read_dataset
+from app.histogram.data import DATA_SUFFIXES, ROOT_SUFFIXES, Dataset, read_dataset
 from app.histogram.errors import DatasetError
+from app.histogram.root_columns import holds_column_tree
 
 MAX_NAME_LENGTH = 200
 # The data folders' files kept read, once per server process for every page: the newest one is
@@ -33,9 +34,17 @@ def list_data_files(folders: tuple[Path, ...]) -> list[DataFile]:
     found: dict[str, DataFile] = {}
     for folder in folders:
         for path in files_inside(folder, DATA_SUFFIXES):
-            if is_safe_name(path.name):
+            if is_safe_name(path.name) and offers_columns(path):
                 found.setdefault(path.name, DataFile(path.name, path, path.stat().st_size))
     return sorted(found.values(), key=lambda item: item.name.lower())
+
+
+def offers_columns(path: Path) -> bool:
+    """False for ROOT files without a tree of columns (PHYSLITE: the event display's files)."""
+    if not path.name.lower().endswith(ROOT_SUFFIXES):
+        return True
+    stat = path.stat()
+    return holds_column_tree(str(path), stat.st_mtime_ns, stat.st_size)
 
 
 def is_safe_name(name: str) -> bool:
@@ -56,7 +65,7 @@ def resolve_data_file(name: str, folders: tuple[Path, ...]) -> Path:
     if not is_safe_name(name):
         raise DatasetError(f"{name!r} is not a plain file name of a data folder")
     if not name.lower().endswith(DATA_SUFFIXES):
-        raise DatasetError(f"{name} is not a CSV or parquet file")
+        raise DatasetError(f"{name} is not a CSV, parquet or ROOT column file")
     for data_file in list_data_files(folders):
         if data_file.name == name:
             return data_file.path
@@ -74,5 +83,5 @@ def open_data_file(name: str, folders: tuple[Path, ...]) -> Dataset:
             dataset = SHARED_TABLES.get(key)
             if dataset is None:
                 dataset = read_dataset(path, path.name)
-                SHARED_TABLES.put(key, dataset, dataset.table.nbytes)
+                SHARED_TABLES.put(key, dataset, dataset.nbytes)
     return dataset

@@ -1,4 +1,4 @@
-"""Column files (CSV, parquet) read with pyarrow into datasets of float64 columns."""
+"""Column files (CSV, parquet; ROOT in root_columns.py) read into datasets of float64 columns."""
 
 from __future__ import annotations
 
@@ -21,12 +21,14 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from app.caches import SizeBoundedCache
+from app.histogram.arrow_columns import plain_table
 from app.histogram.errors import DatasetError
 from app.memory import MB, SessionMemory
 
 CSV_SUFFIXES = (".csv", ".tsv", ".txt")
 PARQUET_SUFFIXES = (".parquet", ".pq")
-DATA_SUFFIXES = CSV_SUFFIXES + PARQUET_SUFFIXES
+ROOT_SUFFIXES = (".root",)
+DATA_SUFFIXES = CSV_SUFFIXES + PARQUET_SUFFIXES + ROOT_SUFFIXES
 SNIFF_BYTES = 64 * 1024
 SNIFF_LINES = 20
 MAX_COLUMNS = 10_000  # NanoAOD files have about 1,600
@@ -102,6 +104,15 @@ class Dataset:
         return self.table.num_rows
 
     @property
+    def nbytes(self) -> int:
+        """The memory the dataset holds besides its conversions."""
+        return self.table.nbytes
+
+    def arrow_column(self, name: str) -> pa.ChunkedArray:
+        """One column as Arrow holds it (a file format may read it only now)."""
+        return self.table.column(name)
+
+    @property
     def scalar_columns(self) -> list[str]:
         """Names of the columns with one number per row."""
         return [f.name for f in self.table.schema if not is_list_type(f.type)]
@@ -131,7 +142,7 @@ class Dataset:
         """All elements of a list column flattened, and the number of elements of each row."""
         if name not in self.jagged_columns:
             raise DatasetError(f"{name!r} is not a list column of {self.name}")
-        chunked = self.table.column(name)
+        chunked = self.arrow_column(name)
         values = pc.list_flatten(chunked)
         counts = pc.fill_null(pc.list_value_length(chunked), 0)
         return to_float64(values), counts.to_numpy().astype(np.int64)
@@ -139,7 +150,7 @@ class Dataset:
     def _convert(self, name: str) -> np.ndarray:
         """Convert one column or list view to float64 (nulls become NaN)."""
         if name in self.table.column_names and name not in self.jagged_columns:
-            return to_float64(self.table.column(name))
+            return to_float64(self.arrow_column(name))
         for jagged in self.jagged_columns:
             suffix = name[len(jagged) :]
             if name.startswith(jagged) and suffix in JAGGED_VIEWS:
@@ -189,12 +200,16 @@ def jagged_view(values: np.ndarray, counts: np.ndarray, suffix: str) -> np.ndarr
 def read_dataset(
     source: Path | bytes, name: str, room: Callable[[int], None] | None = None
 ) -> Dataset:
-    """Read a CSV or parquet file (a path, or the bytes of an upload) and validate it.
+    """Read a CSV, parquet or ROOT file (a path, or the bytes of an upload) and validate it.
 
     `room(nbytes)`, when given, is asked before the table is built with the memory it will take
     (from the parquet metadata, or rows x columns of a CSV file), and refuses by raising.
     """
     suffix = Path(name).suffix.lower()
+    if suffix in ROOT_SUFFIXES:
+        from app.histogram.root_columns import read_root_dataset
+
+        return read_root_dataset(source, name)
     if suffix not in DATA_SUFFIXES:
         allowed = ", ".join(DATA_SUFFIXES)
         raise DatasetError(f"{name}: unsupported file type {suffix or '(none)'}; use {allowed}")
@@ -367,6 +382,7 @@ def validated_dataset(table: pa.Table, name: str, metadata: dict[str, str]) -> D
         )
     if table.num_rows == 0:
         raise DatasetError(f"{name} has a header row but no data rows")
+    table = plain_table(table)
     fields = list(table.schema)
     usable = [f.name for f in fields if is_numeric_type(f.type) or is_list_type(f.type)]
     ignored = tuple(f.name for f in fields if not (is_numeric_type(f.type) or is_list_type(f.type)))
