@@ -24,6 +24,8 @@ class AppConfig:
     session_memory_mb: float = DEFAULT_SESSION_MEMORY_MB
     action_seconds: float = DEFAULT_ACTION_SECONDS
     prefix: str = ""
+    class_dir: Path | None = None  # where class records live (None: the user's data folder)
+    masterclass_file: Path | None = None  # the masterclass categories (None: the bundled ones)
     extra: dict[str, str] = field(default_factory=dict)
 
     @property

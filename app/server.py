@@ -54,6 +54,8 @@ MAX_QUERY_LENGTH = 200
 HISTOGRAM_LINK_PREFIX = "h_"  # query keys of a histogram link (app/histogram/links.py)
 TAB_TITLES = ("Event display", "Histograms")
 HISTOGRAM_TAB = 1
+TEACHER_TAB_TITLE = "Class (teacher)"
+TEACHER_QUERY = "teacher"
 # The largest message a page may send. Uploads travel in chunks of 1 MB (app/uploads.py), and
 # nothing else a page sends comes near that; Bokeh parses a message whole before anything of
 # ours sees it, so a small bound keeps a hostile message from costing much memory.
@@ -120,7 +122,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         action="append",
         type=Path,
         default=None,
-        help=f"folder of Phoenix event files to offer; repeatable (default {BUNDLED_DATA_DIR})",
+        metavar="FOLDER",
+        help=(
+            "folder of files to offer besides the bundled samples; repeatable: Phoenix event "
+            "files (.json, .json.gz) for the display, CSV/parquet/ROOT column files for the "
+            "histogram lab, and teachers' exercises in its exercises/ subfolder"
+        ),
+    )
+    parser.add_argument(
+        "--no-samples",
+        action="store_true",
+        help=f"leave out the bundled samples ({BUNDLED_DATA_DIR}): offer only the --data-dir "
+        "folders",
     )
     parser.add_argument(
         "--max-upload-mb",
@@ -144,6 +157,30 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         f"is stopped, in seconds (default {DEFAULT_ACTION_SECONDS:g})",
     )
     parser.add_argument("--prefix", default="", help="URL prefix to serve the app under")
+    parser.add_argument(
+        "--class",
+        dest="class_name",
+        default=None,
+        metavar="NAME",
+        help="open the masterclass class NAME at start (made if new): students join it with "
+        "their name; the teacher page's address is printed",
+    )
+    parser.add_argument(
+        "--class-dir",
+        type=Path,
+        default=None,
+        metavar="FOLDER",
+        help="folder of the masterclass records (an SQLite file; default "
+        "~/.local/share/eventlab, or $XDG_DATA_HOME/eventlab)",
+    )
+    parser.add_argument(
+        "--masterclass",
+        type=Path,
+        default=None,
+        metavar="FILE.yaml",
+        help="the masterclass categories students sort events into (default: the bundled "
+        "Z-path and W-path list, app/masterclass/categories.yaml)",
+    )
     parser.add_argument(
         "--show",
         action=argparse.BooleanOptionalAction,
@@ -200,13 +237,19 @@ def local_origins(port: int) -> list[str]:
     return [f"localhost:{port}", f"127.0.0.1:{port}"]
 
 
-def resolve_data_dirs(given: list[Path] | None) -> tuple[Path, ...]:
-    """The data folders, checked to exist."""
-    folders = tuple(Path(folder).expanduser().resolve() for folder in (given or [BUNDLED_DATA_DIR]))
+def resolve_data_dirs(given: list[Path] | None, samples: bool = True) -> tuple[Path, ...]:
+    """The data folders, checked to exist: the given ones (first wins a file name), then the
+    bundled samples unless left out."""
+    folders = [Path(folder).expanduser().resolve() for folder in given or []]
     missing = [str(folder) for folder in folders if not folder.is_dir()]
-    if missing and given:
+    if missing:
         raise ServeOptionError(f"data folder not found: {', '.join(missing)}")
-    return folders
+    if not samples and not folders:
+        raise ServeOptionError("--no-samples leaves no data folder: add --data-dir FOLDER")
+    bundled = BUNDLED_DATA_DIR.resolve()
+    if samples and bundled not in folders:
+        folders.append(bundled)
+    return tuple(folders)
 
 
 def build_config(args: argparse.Namespace) -> AppConfig:
@@ -221,11 +264,13 @@ def build_config(args: argparse.Namespace) -> AppConfig:
     if any(part in ("", ".", "..") for part in prefix.split("/")) and prefix:
         raise ServeOptionError(f"--prefix {args.prefix!r} is not a plain URL path")
     return AppConfig(
-        data_dirs=resolve_data_dirs(args.data_dir),
+        data_dirs=resolve_data_dirs(args.data_dir, not args.no_samples),
         max_upload_mb=float(args.max_upload_mb),
         session_memory_mb=float(args.session_memory_mb),
         action_seconds=float(args.action_seconds),
         prefix=prefix,
+        class_dir=args.class_dir,
+        masterclass_file=args.masterclass,
     )
 
 
@@ -289,6 +334,18 @@ def display_panel(
     return display.panel
 
 
+def teacher_panel(config: AppConfig, key: str | None) -> Any:
+    """The teacher's page of the masterclass (a message when the key is wrong)."""
+    import panel as pn
+
+    from app.masterclass.setup import class_store, masterclass
+    from app.masterclass.teacher import teacher_tab
+    from app.work import PageWork
+
+    work = PageWork(config.action_seconds, pn.state.curdoc)
+    return teacher_tab(class_store(config), masterclass(config), key, work)
+
+
 def display_widgets(displays: list) -> list[Any]:
     """The root widgets of a page's event displays (closing them frees the rest)."""
     return [widget for display in displays for widget in (display.renderer, *display.drawing.all())]
@@ -332,13 +389,20 @@ def create_app(config: AppConfig) -> Any:
     displays: list = []
     memory = SessionMemory(config.session_memory_bytes)  # shared by the page's two tabs
     on_session_end(lambda: display_widgets(displays))
-    builders = (
+    builders = [
         lambda: display_panel(config, args, displays, memory),
         lambda: histogram_panel(config, memory),
-    )
+    ]
+    titles = list(TAB_TITLES)
+    active = HISTOGRAM_TAB if opens_on_histograms(args) else 0
+    if TEACHER_QUERY in args:  # the teacher page opens on its own tab
+        key = query_value(args, TEACHER_QUERY)
+        builders.append(lambda: teacher_panel(config, key))
+        titles.append(TEACHER_TAB_TITLE)
+        active = len(titles) - 1
     tabs = pn.Tabs(
-        *[(title, pn.Column(sizing_mode="stretch_width")) for title in TAB_TITLES],
-        active=HISTOGRAM_TAB if opens_on_histograms(args) else 0,
+        *[(title, pn.Column(sizing_mode="stretch_width")) for title in titles],
+        active=active,
         dynamic=True,
         sizing_mode="stretch_width",
     )
@@ -468,11 +532,32 @@ def run_server(server: Any) -> None:
         server.io_loop.start()
 
 
+def announce_masterclass(config: AppConfig, class_name: str | None, base: str) -> None:
+    """Open the class asked for, and print the teacher page's address (it holds the key)."""
+    from app.masterclass.setup import class_dir, class_store, masterclass
+
+    masterclass(config)  # a broken categories file stops the start with its message
+    store = class_store(config)
+    if class_name is not None:
+        info = store.start_class(class_name)
+        print(
+            f"EventLab: class {info.name!r} is open: students join it on the page", file=sys.stderr
+        )
+    separator = "&" if "?" in base else "?"
+    print(
+        f"EventLab: teacher page {base}{separator}{TEACHER_QUERY}={store.teacher_key()} "
+        f"(class records in {class_dir(config)})",
+        file=sys.stderr,
+    )
+
+
 def serve(args: argparse.Namespace) -> int:
     """Run the server until interrupted."""
     config = build_config(args)
     port = resolve_port(args.port)
     origins = resolve_origins(args.allow_websocket_origin, args.address, port)
-    print(f"EventLab: http://{args.address}:{port}/{config.prefix}", file=sys.stderr)
+    base = f"http://{args.address}:{port}/{config.prefix}"
+    print(f"EventLab: {base}", file=sys.stderr)
+    announce_masterclass(config, args.class_name, base)
     start_server(config, port, args.address, origins, args.show, args.num_procs)
     return 0

@@ -91,8 +91,14 @@ def angles(objects: Objects) -> dict[str, np.ndarray]:
     return {"eta": rounded(objects["eta"], 4), "phi": rounded(objects["phi"], 4)}
 
 
-def tracks(objects: Objects, spec: CollectionSpec) -> pa.ListArray:
-    """Phoenix tracks: helix points `pos`, perigee `dparams`, and values for cuts."""
+def tracks(
+    objects: Objects, spec: CollectionSpec, present: Mapping[str, CollectionSpec]
+) -> pa.ListArray:
+    """Phoenix tracks: helix points `pos`, perigee `dparams`, and values for cuts.
+
+    A track refitted from another (an electron's GSF track from its inner-detector track) links
+    to it in `LinkedTracks`, as compound objects do: the display picks the electron for both.
+    """
     d0, z0, phi, theta, qop = (finite(objects[k]) for k in ("d0", "z0", "phi", "theta", "qop"))
     points, counts = propagate_flat(d0, z0, phi, theta, qop, ENVELOPES[spec.reach])
     dparams = np.stack(
@@ -106,22 +112,22 @@ def tracks(objects: Objects, spec: CollectionSpec) -> pa.ListArray:
         axis=1,
     )
     kinematics = track_kinematics(theta, qop)
-    return records(
-        objects.offsets,
-        {
-            "pos": listed(offsets_from_counts(counts), vectors(rounded(points, 1))),
-            "dparams": vectors(dparams + 0.0),
-            "pT": whole(kinematics["pt"]),
-            "eta": rounded(kinematics["eta"], 4),
-            "phi": rounded(phi, 4),
-            "charge": kinematics["charge"].astype(np.int64),
-            "d0": rounded(d0, 3),
-            "z0": rounded(z0, 2),
-        },
-    )
+    fields = {
+        "pos": listed(offsets_from_counts(counts), vectors(rounded(points, 1))),
+        "dparams": vectors(dparams + 0.0),
+        "pT": whole(kinematics["pt"]),
+        "eta": rounded(kinematics["eta"], 4),
+        "phi": rounded(phi, 4),
+        "charge": kinematics["charge"].astype(np.int64),
+        "d0": rounded(d0, 3),
+        "z0": rounded(z0, 2),
+    }
+    if any(f"link_{link.branch}" in objects for link in spec.links):
+        fields["LinkedTracks"] = linked(objects, spec, present, "track")
+    return records(objects.offsets, fields)
 
 
-def jets(objects: Objects, spec: CollectionSpec) -> pa.ListArray:
+def jets(objects: Objects, spec: CollectionSpec, present: object = None) -> pa.ListArray:
     """Phoenix jets: cones along (eta, phi) with energy, pT and cone radius."""
     fields = {
         **angles(objects),
@@ -137,12 +143,12 @@ def jets(objects: Objects, spec: CollectionSpec) -> pa.ListArray:
     return records(objects.offsets, fields)
 
 
-def clusters(objects: Objects, spec: CollectionSpec) -> pa.ListArray:
+def clusters(objects: Objects, spec: CollectionSpec, present: object = None) -> pa.ListArray:
     """Phoenix calorimeter clusters: eta, phi and energy."""
     return records(objects.offsets, {**angles(objects), "energy": whole(objects["e"])})
 
 
-def vertices(objects: Objects, spec: CollectionSpec) -> pa.ListArray:
+def vertices(objects: Objects, spec: CollectionSpec, present: object = None) -> pa.ListArray:
     """Phoenix vertices (dummy vertices dropped), the primary one flagged."""
     objects = objects.where(objects["vertex_type"] != NO_VERTEX_TYPE)
     return records(
@@ -234,7 +240,7 @@ def event_table(batch: EventBatch, metadata: Mapping[str, str] | None = None) ->
     for name, objects in batch.collections.items():
         spec = batch.specs[name]
         builder = BUILDERS.get(spec.kind)
-        built = builder(objects, spec) if builder else compound(objects, spec, batch.specs)
+        built = (builder or compound)(objects, spec, batch.specs)
         by_type.setdefault(PHOENIX_TYPES[spec.kind], {})[name] = built
     by_type["MissingEnergy"] = {"MET": missing_energy(batch)}
     for type_name, collections in by_type.items():

@@ -169,7 +169,7 @@ def click(display, obj, element: int, point=(100.0, 20.0, 3.0)) -> None:
 
 def test_every_click_on_an_object_shows_it_but_the_end_of_a_drag_does_not(display):
     obj = display.objects.pickable[0]
-    expected = display.objects.picks[obj.model_id].resolve(0)
+    expected = display.selection.physics_object(*display.objects.picks[obj.model_id].resolve(0))
     display._camera_moved_at = 0.0
     for _ in range(3):  # the same spot again and again, as a student clicking twice
         display.focus = None

@@ -127,8 +127,8 @@ def preload() -> None:
 
     Not the conversion: it imports polars, which must not be running when the workers fork.
     """
-    import converters.file_problems  # noqa: F401
-    import converters.read  # noqa: F401
+    import converters.file_problems
+    import converters.read
     import converters.storage  # noqa: F401
 
 

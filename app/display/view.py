@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import param
 
 from app.config import AppConfig
 from app.display import events as event_files
@@ -21,6 +22,7 @@ from app.display.bridge import SCENE_CLASS, UPLOAD_CLASS, browser_bridge
 from app.display.camera import DEFAULT_VIEW, FIELD_OF_VIEW_DEG, VIEW_DIRECTIONS, preset_view
 from app.display.collection_list import collection_list
 from app.display.controls import detector_control, legend_html
+from app.display.object_table import object_table
 from app.display.objects3d import (
     DrawnLayer,
     EventDrawing,
@@ -28,10 +30,12 @@ from app.display.objects3d import (
     detector_groups,
 )
 from app.display.offline import local_widget_pane
-from app.display.physics import can_add_to_mass, invariant_mass, object_info
 from app.display.scene import EventScene, Layer, build_scene
+from app.display.selection import Selection
 from app.display.style import BACKGROUND, object_colors, with_own_colors
 from app.file_cache import once_per_version
+from app.masterclass.setup import student_card
+from app.masterclass.student import EventChoice
 from app.memory import SessionMemory
 from app.safe_html import alert_pane, show_alert
 from app.uploads import upload_box, upload_refusal
@@ -92,12 +96,12 @@ class EventDisplay:
         self.position = 0
         self.scene: EventScene | None = None
         self.objects = EventObjects()
-        self.selection: list[tuple[str, int]] = []
-        self.focus: tuple[str, int] | None = None
+        self.selection = Selection()
         self._updating = False
         self._camera_moved_at = 0.0
         self._build_three()
         self._build_widgets()
+        self.selection.param.watch(self._on_selection, ["focus", "chosen", "picked_part"])
         self.panel = self._layout()
         with pn.io.hold():
             self._open_initial(file, event)
@@ -209,8 +213,16 @@ class EventDisplay:
         self.clear_button = pn.widgets.Button(label="Clear", width=70)
         self.clear_button.on_click(lambda _event: self.clear_selection())
         self.selection_view = pn.pane.HTML(self._selection_html(), width=310)
+        self.recorder = student_card(
+            self.config,
+            self.event_choice,
+            PageWork(self.config.action_seconds, pn.state.curdoc),
+            page_args(),
+        )
         self.collection_list = collection_list(margin=(0, 5))
         self.collection_list.on_change(self._on_collection_change)
+        self.object_table = object_table(margin=(5, 10), width=CANVAS_SIZE[0] - 10)
+        self.object_table.on_pick(self._focus_row, self.selection.choose)
         self.detector_box = pn.Column(margin=0)
         self.detector_card = pn.Card(
             self.detector_box, title="Detector", width=320, collapsed=True, margin=(10, 5)
@@ -265,6 +277,7 @@ class EventDisplay:
             self.alert,
             toolbar,
             self.canvas,
+            self.object_table,
             pn.Row(self.download, self.screenshot_button, margin=(0, 5)),
             pn.pane.HTML(legend_html(), width=CANVAS_SIZE[0]),
             pn.pane.Markdown(HELP, width=CANVAS_SIZE[0], styles={"font-size": "12px"}),
@@ -278,6 +291,7 @@ class EventDisplay:
             pn.pane.HTML("<b>Invariant mass</b>", margin=(10, 10, 0, 10)),
             self.selection_view,
             pn.Row(self.add_button, self.clear_button, margin=(0, 5)),
+            pn.Card(self.recorder.panel, title="Masterclass", width=320, margin=(10, 5)),
             pn.Card(self.collection_list, title="Physics objects", width=320, margin=(10, 5)),
             self.detector_card,
             width=340,
@@ -387,11 +401,13 @@ class EventDisplay:
         with pn.io.hold():
             self.position = position
             self.scene = scene
-            self.selection.clear()
-            self.focus = None
             self._sync_collection_controls()
-            self.redraw()
+            self.object_table.show(scene.layers, self._hidden_keys())
+            with param.parameterized.discard_events(self.selection):
+                self.selection.reset(scene, event)
+            self._on_selection()  # once, also when nothing was picked before
             self._show_event_text(key, event)
+            self.recorder.event_shown()
             self.clear_alert()
 
     def _event_at(self, position: int) -> dict | None:
@@ -425,14 +441,14 @@ class EventDisplay:
     def clear_event(self) -> None:
         """Draw no event and say so (after an event that cannot be drawn)."""
         self.scene = EventScene(layers=[], notes=[])
-        self.selection.clear()
-        self.focus = None
-        self.redraw()
+        self.object_table.show(self.scene.layers, self._hidden_keys())
+        with param.parameterized.discard_events(self.selection):
+            self.selection.reset(self.scene)
+        self._on_selection()  # panels empty, the scene redrawn without objects
         self.metadata.object = ""
         self.notes.object = ""
         self.position_label.object = "<div style='font-size:15px;color:#666'>No event shown</div>"
-        self.info.object = self._info_html()
-        self.selection_view.object = self._selection_html()
+        self.recorder.event_shown()
 
     def _show_file_in_menu(self) -> None:
         """The file menu back on the file whose event is shown (after a file was refused)."""
@@ -516,10 +532,12 @@ class EventDisplay:
 
     def _highlighted(self, key: str) -> frozenset[int]:
         """Objects of layer `key` drawn highlighted (selected or focused)."""
-        chosen = {index for layer_key, index in self.selection if layer_key == key}
-        if self.focus and self.focus[0] == key:
-            chosen.add(self.focus[1])
-        return frozenset(chosen)
+        return self.selection.highlighted(key)
+
+    def _hidden_keys(self) -> list[str]:
+        """Layers of the shown event not drawn (their collection is switched off)."""
+        layers = self.scene.layers if self.scene else []
+        return [layer.key for layer in layers if not self.collection_list.is_shown(layer.key)]
 
     def _on_collection_change(self) -> None:
         """A collection toggle or cut moved."""
@@ -533,12 +551,14 @@ class EventDisplay:
         drawn, counts = [], {}
         for layer in self.scene.layers:
             mask = self._layer_mask(layer)
+            shown = self.collection_list.is_shown(layer.key)
             if layer.size:
-                counts[layer.key] = f"{int(mask.sum())} / {layer.size}"
-            if self.collection_list.is_shown(layer.key):  # hidden ones cost nothing until shown
+                counts[layer.key] = f"{int(mask.sum())} / {layer.size}" if shown else "hidden"
+            if shown:  # hidden ones cost nothing until shown
                 shown = layer.restricted(mask)
                 drawn.append(DrawnLayer(shown, self._colors(layer), self._highlighted(layer.key)))
         self.collection_list.show_counts(counts)
+        self.object_table.show_hidden(self._hidden_keys())
         self.objects = self.drawing.update(drawn)
         self.event_group.children = tuple(self.objects.visual)
         self.pick_group.children = tuple(self.objects.pickable)
@@ -605,47 +625,49 @@ class EventDisplay:
             return None
         return pick.resolve(face if pick.by_face else index)
 
-    def focus_object(self, key: str, index: int, add: bool = False) -> None:
-        """Show one object's properties (and add it to the selection when `add`)."""
-        import panel as pn
+    @property
+    def focus(self) -> tuple[str, int] | None:
+        """The physics object in the info panel."""
+        return self.selection.focus
 
-        if self.scene is None:
-            return
-        self.focus = (key, index)
-        layer = self.scene.layer(key)
-        with pn.io.hold():
-            if add and can_add_to_mass(layer, index) and (key, index) not in self.selection:
-                self.selection.append((key, index))
-            self.info.object = self._info_html()
-            self.selection_view.object = self._selection_html()
-            self.add_button.disabled = not can_add_to_mass(layer, index) or (
-                (key, index) in self.selection
-            )
-            self.redraw()
+    @focus.setter
+    def focus(self, value: tuple[str, int] | None) -> None:
+        self.selection.param.update(focus=value, picked_part=None)
+
+    def _focus_row(self, item: tuple[str, int]) -> None:
+        """A row of the object table clicked: that object in the info panel and highlighted."""
+        if self.selection.exists(item):
+            self.focus = item
+
+    def focus_object(self, key: str, index: int, add: bool = False) -> None:
+        """Show the properties of the physics object a picked element belongs to (and add it)."""
+        if self.scene is not None:
+            self.selection.pick(key, index, add)
 
     def add_focus_to_selection(self) -> None:
         """Add the object in the info panel to the invariant-mass selection."""
-        if self.focus:
-            self.focus_object(*self.focus, add=True)
+        self.selection.add_focus()
 
     def clear_selection(self) -> None:
         """Empty the invariant-mass selection."""
+        self.selection.clear()
+
+    def _on_selection(self, *_events: Any) -> None:
+        """The focus or the chosen objects changed: panels and highlights follow."""
         import panel as pn
 
-        self.selection.clear()
         with pn.io.hold():
-            self.redraw()
+            self.info.object = self._info_html()
             self.selection_view.object = self._selection_html()
-            if self.focus and self.scene:
-                self.add_button.disabled = not can_add_to_mass(
-                    self.scene.layer(self.focus[0]), self.focus[1]
-                )
+            self.add_button.disabled = not self.selection.focus_addable()
+            self.object_table.follow(self.selection.focus, self.selection.chosen)
+            self.redraw()
 
     def _info_html(self) -> str:
         """The info panel: the focused object's properties."""
-        if self.focus is None or self.scene is None:
-            return "<span style='color:#666'>Click an object in the 3D view.</span>"
-        info = object_info(self.scene.layer(self.focus[0]), self.focus[1])
+        info = self.selection.focus_info()
+        if not info:
+            return "<span style='color:#666'>Click an object in the 3D view or the table.</span>"
         rows = "".join(
             f"<tr><td style='color:#666;padding-right:12px'>{escape(str(name))}</td>"
             f"<td>{escape(str(value))}</td></tr>"
@@ -655,24 +677,36 @@ class EventDisplay:
 
     def _selection_html(self) -> str:
         """The selection panel: the chosen objects and their invariant mass."""
-        if not self.selection or self.scene is None:
+        lines = self.selection.chosen_lines()
+        if not lines:
             return (
-                "<span style='color:#666'>Shift-click leptons or photons to combine them "
-                "(Z → two leptons, H → two photons or four leptons).</span>"
+                "<span style='color:#666'>Shift-click leptons or photons (or tick them in the "
+                "table) to combine them (Z → two leptons, H → two photons or four "
+                "leptons).</span>"
             )
-        layers = [self.scene.layer(key) for key, _ in self.selection]
-        indices = [index for _, index in self.selection]
-        lines = []
-        for layer, index in zip(layers, indices, strict=True):
-            info = object_info(layer, index)
-            lines.append(f"{info['Type']} ({layer.collection}), pT {info.get('pT', '?')}")
-        mass = invariant_mass(layers, indices)
+        mass = self.selection.mass_gev()
         mass_text = f"{mass:.2f} GeV" if math.isfinite(mass) else "unknown"
         items = "".join(f"<li>{escape(line)}</li>" for line in lines)
         return (
             f"<ul style='margin:2px 0;padding-left:18px;font-size:13px'>{items}</ul>"
             f"<div style='font-size:15px'>Mass of {len(lines)} object"
             f"{'s' if len(lines) != 1 else ''}: <b data-testid='mass'>{mass_text}</b></div>"
+        )
+
+    def event_choice(self) -> EventChoice | None:
+        """The shown event and the objects chosen for the mass (what a record keeps)."""
+        if self.file is None or not len(self.file):
+            return None
+        key = self.file.keys[self.position]
+        metadata = event_files.event_metadata(key, self.file.event(self.position))
+        mass = self.selection.mass_gev()
+        return EventChoice(
+            self.file.name,
+            metadata["Run"],
+            metadata["Event"],
+            mass if math.isfinite(mass) else None,
+            self.selection.total_charge(),
+            tuple(self.selection.chosen_labels()),
         )
 
     # ------------------------------------------------------------------ downloads and messages
@@ -792,6 +826,16 @@ class EventDisplay:
                 continue
         self.file = None
         self.clear_event()
+
+
+def page_args() -> dict:
+    """The query of the page's address (empty outside a browser session)."""
+    import panel as pn
+
+    try:
+        return dict(pn.state.session_args or {})
+    except (AttributeError, RuntimeError):
+        return {}
 
 
 def read_upload(
