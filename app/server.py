@@ -122,7 +122,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         action="append",
         type=Path,
         default=None,
-        help=f"folder of Phoenix event files to offer; repeatable (default {BUNDLED_DATA_DIR})",
+        metavar="FOLDER",
+        help=(
+            "folder of files to offer besides the bundled samples; repeatable: Phoenix event "
+            "files (.json, .json.gz) for the display, CSV/parquet/ROOT column files for the "
+            "histogram lab, and teachers' exercises in its exercises/ subfolder"
+        ),
+    )
+    parser.add_argument(
+        "--no-samples",
+        action="store_true",
+        help=f"leave out the bundled samples ({BUNDLED_DATA_DIR}): offer only the --data-dir "
+        "folders",
     )
     parser.add_argument(
         "--max-upload-mb",
@@ -226,13 +237,19 @@ def local_origins(port: int) -> list[str]:
     return [f"localhost:{port}", f"127.0.0.1:{port}"]
 
 
-def resolve_data_dirs(given: list[Path] | None) -> tuple[Path, ...]:
-    """The data folders, checked to exist."""
-    folders = tuple(Path(folder).expanduser().resolve() for folder in (given or [BUNDLED_DATA_DIR]))
+def resolve_data_dirs(given: list[Path] | None, samples: bool = True) -> tuple[Path, ...]:
+    """The data folders, checked to exist: the given ones (first wins a file name), then the
+    bundled samples unless left out."""
+    folders = [Path(folder).expanduser().resolve() for folder in given or []]
     missing = [str(folder) for folder in folders if not folder.is_dir()]
-    if missing and given:
+    if missing:
         raise ServeOptionError(f"data folder not found: {', '.join(missing)}")
-    return folders
+    if not samples and not folders:
+        raise ServeOptionError("--no-samples leaves no data folder: add --data-dir FOLDER")
+    bundled = BUNDLED_DATA_DIR.resolve()
+    if samples and bundled not in folders:
+        folders.append(bundled)
+    return tuple(folders)
 
 
 def build_config(args: argparse.Namespace) -> AppConfig:
@@ -247,7 +264,7 @@ def build_config(args: argparse.Namespace) -> AppConfig:
     if any(part in ("", ".", "..") for part in prefix.split("/")) and prefix:
         raise ServeOptionError(f"--prefix {args.prefix!r} is not a plain URL path")
     return AppConfig(
-        data_dirs=resolve_data_dirs(args.data_dir),
+        data_dirs=resolve_data_dirs(args.data_dir, not args.no_samples),
         max_upload_mb=float(args.max_upload_mb),
         session_memory_mb=float(args.session_memory_mb),
         action_seconds=float(args.action_seconds),

@@ -1,6 +1,8 @@
-"""Speed of `convert` and `columns` against reading alone (the floor) and a per-event loop.
+"""Speed of `convert` and `columns` against reading alone (the floor), a per-event loop, and a
+hand-written uproot + awkward + vector script.
 
-    python benchmarks/convert.py [--events 20000] [--naive-events 200]
+    python benchmarks/convert.py [--events 20000] [--naive-events 200] [--peer-events 10000,100000]
+    python benchmarks/convert.py --peer-only     # only the comparison with the hand-written script
 
 Writes a large PHYSLITE-schema file with the toy-sample recipe in a temporary folder, as a TTree
 and as an RNTuple, then prints events/s for: uproot reading the same branches (the floor), our
@@ -8,12 +10,24 @@ reading into event batches, `convert` (display JSON), `columns` (parquet), and a
 Python loop that reads one event at a time with uproot and builds the Phoenix dicts object by
 object (the naive baseline). Then one chosen event by its number (`--event-numbers`) against
 reading just the event-number column and the cluster that holds it with uproot.
+
+Then, on replicas of the real PHYSLITE example of each `--peer-events` size, whole processes
+side by side (medians of runs taken in turn, warm page cache): `eventlab columns`, the peer
+script `benchmarks/peer_columns.py` (copied beside the inputs and run alone: the same columns,
+including the event weight, in idiomatic awkward), and uproot reading exactly the branches the
+columns need (the read floor); coffea's NanoEvents with PHYSLITESchema too where it is installed.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import math
+import os
+import shutil
+import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,13 +38,14 @@ import uproot
 
 from converters import Selection, write_columns, write_display_json
 from converters.pipeline import CHUNK_ENTRIES, entries_by_cluster
-from converters.read import EventSource
+from converters.read import EventSource, columns_plan
 from sample_events.physlite_writer import write_physlite, write_physlite_rntuple
 from sample_events.simulation import simulate
 
-REAL_FILE = (
-    Path(__file__).resolve().parents[2] / "shared" / "data" / "physlite" / "PHYSLITE_example.root"
-)
+PROJECT = Path(__file__).resolve().parents[1]
+REAL_FILE = PROJECT.parent / "shared" / "data" / "physlite" / "PHYSLITE_example.root"
+PEER_SCRIPT = Path(__file__).resolve().with_name("peer_columns.py")
+PEER_RUNS = {10_000: 7, 100_000: 3}  # whole-process runs of each command per size
 
 
 REPEATS = 5
@@ -47,11 +62,12 @@ def timed(function, *args, **kwargs) -> float:
     return best
 
 
-def read_floor(path: Path) -> None:
-    """Open the file and read every branch the converters read, in the same chunks, with uproot."""
-    source = EventSource(str(path))
+def read_floor(path: Path, planner=None) -> None:
+    """Open the file and read every branch the converters read, in the same chunks, with uproot
+    (those the columns read when `planner` is columns_plan)."""
+    source = EventSource(str(path)) if planner is None else EventSource(str(path), planner=planner)
     for start, stop in source.chunks(0, source.num_entries, CHUNK_ENTRIES):
-        source.read_arrays(start, stop)
+        source.store.arrays(source.plan.branches() + source.plan.first_branches(), start, stop)
 
 
 def read_batches(path: Path) -> None:
@@ -153,7 +169,8 @@ def replicate(source: Path, destination: Path, copies: int) -> Path:
     own event numbers (the original plus copy x 10^9), so that event numbers stay unique.
     """
     reader = EventSource(str(source))
-    arrays = reader.read_arrays(0, reader.num_entries)
+    names = reader.plan.branches() + reader.plan.first_branches()
+    arrays = reader.store.arrays(names, 0, reader.num_entries)  # whole MC-weight lists too
     branches = {}
     for name, values in arrays.items():
         if values.ndim == 3:  # vector<vector<ElementLink>>: keep the first link of each object
@@ -180,11 +197,16 @@ def report(name: str, path: Path, naive_events: int, folder: Path) -> None:
     """Print the figures for one input file."""
     entries = EventSource(str(path)).num_entries
     floor = timed(read_floor, path)
+    columns_floor = timed(read_floor, path, columns_plan)
     batches = timed(read_batches, path)
     convert = timed(write_display_json, path, folder / "events.json")
     columns = timed(write_columns, path, folder / "columns.parquet")
     print(f"\n{name}: {entries} events, {path.stat().st_size / 1e6:.1f} MB")
     print(f"  {'uproot read (floor)':<28}{entries / floor:>12,.0f} events/s  {floor:7.2f} s")
+    print(
+        f"  {'uproot read, columns only':<28}{entries / columns_floor:>12,.0f} events/s"
+        f"  {columns_floor:7.2f} s  (the branches the columns need)"
+    )
     if naive_events:
         naive_count = min(naive_events, entries)
         started = time.perf_counter()
@@ -192,14 +214,14 @@ def report(name: str, path: Path, naive_events: int, folder: Path) -> None:
         naive = (time.perf_counter() - started) / naive_count * entries
     else:
         naive = float("nan")
-    for label, seconds in (
-        ("read into event batches", batches),
-        ("convert (display JSON)", convert),
-        ("columns (parquet)", columns),
+    for label, seconds, base in (
+        ("read into event batches", batches, floor),
+        ("convert (display JSON)", convert, floor),
+        ("columns (parquet)", columns, columns_floor),
     ):
         print(
             f"  {label:<28}{entries / seconds:>12,.0f} events/s  {seconds:7.2f} s"
-            f"  = {seconds / floor:4.2f} x floor, {naive / seconds:6.0f} x naive loop"
+            f"  = {seconds / base:4.2f} x floor, {naive / seconds:6.0f} x naive loop"
         )
     if naive_events:
         print(
@@ -208,19 +230,134 @@ def report(name: str, path: Path, naive_events: int, folder: Path) -> None:
         )
 
 
+def floor_script(path: Path, folder: Path) -> Path:
+    """A standalone script that reads, with uproot alone, exactly the branches columns read."""
+    source = EventSource(str(path), planner=columns_plan)
+    branches = source.plan.branches() + source.plan.first_branches()
+    script = folder / "read_floor.py"
+    script.write_text(
+        "import sys\nimport uproot\n\n"
+        f"BRANCHES = {branches!r}\n"
+        'uproot.open(sys.argv[1])["CollectionTree"].arrays(BRANCHES)\n'
+    )
+    return script
+
+
+COFFEA_SCRIPT = """import sys
+import awkward as ak
+from coffea.nanoevents import NanoEventsFactory, PHYSLITESchema
+
+events = NanoEventsFactory.from_root(
+    {sys.argv[1]: "CollectionTree"}, schemaclass=PHYSLITESchema, mode="eager"
+).events()
+electrons = events.Electrons[(events.Electrons.pt > 7000) & (abs(events.Electrons.eta) < 2.47)]
+muons = events.Muons[(events.Muons.pt > 7000) & (abs(events.Muons.eta) < 2.7)]
+leptons = ak.concatenate([electrons, muons], axis=1)
+leptons = leptons[ak.argsort(leptons.pt, ascending=False)]
+pairs = ak.combinations(leptons, 2)
+m_ll = (pairs["0"] + pairs["1"]).mass
+counts = ak.num(leptons), ak.num(events.Jets), ak.num(events.Photons)
+weight = ak.firsts(events.EventInfo.mcEventWeights)
+"""
+
+
+def whole_process_commands(path: Path, folder: Path) -> dict[str, list[str]]:
+    """The commands compared, each a whole process reading `path`."""
+    shutil.copy(PEER_SCRIPT, folder / PEER_SCRIPT.name)
+    commands = {
+        "eventlab columns": [
+            sys.executable,
+            "-m",
+            "app.cli",
+            "columns",
+            str(path),
+            "-o",
+            str(folder / "c.parquet"),
+        ],
+        "peer script": [sys.executable, PEER_SCRIPT.name, str(path), str(folder / "p.parquet")],
+        "uproot read floor": [sys.executable, floor_script(path, folder).name, str(path)],
+    }
+    if importlib.util.find_spec("coffea") is not None:
+        (folder / "coffea_peer.py").write_text(COFFEA_SCRIPT)
+        commands["coffea NanoEvents"] = [sys.executable, "coffea_peer.py", str(path)]
+    return commands
+
+
+def run_in_turn(commands: dict[str, list[str]], runs: int, folder: Path) -> dict[str, float]:
+    """Median seconds of each command over `runs` rounds, the commands taking turns."""
+    environment = {**os.environ, "PYTHONPATH": str(PROJECT)}
+    seconds: dict[str, list[float]] = {name: [] for name in commands}
+    for round_number in range(runs + 1):  # the first round warms the page cache, not counted
+        for name, command in commands.items():
+            started = time.perf_counter()
+            subprocess.run(command, cwd=folder, env=environment, check=True, capture_output=True)
+            if round_number:
+                seconds[name].append(time.perf_counter() - started)
+    return {name: statistics.median(values) for name, values in seconds.items()}
+
+
+def same_columns(ours: Path, peer: Path) -> str:
+    """Whether the peer wrote the same columns (float32 inputs: within 1e-5 relative)."""
+    import pyarrow.parquet as pq
+
+    first, second = pq.read_table(ours), pq.read_table(peer)
+    if set(first.column_names) != set(second.column_names):
+        return "no: different column names"
+    for name in first.column_names:
+        a = first[name].to_numpy(zero_copy_only=False).astype(np.float64)
+        b = second[name].to_numpy(zero_copy_only=False).astype(np.float64)
+        if not np.allclose(a, b, rtol=1e-5, atol=1e-6, equal_nan=True):
+            return f"no: {name} differs"
+    return f"yes, all {len(first.column_names)} columns of {first.num_rows:,} rows"
+
+
+def report_peers(sizes: list[int], folder: Path) -> None:
+    """`eventlab columns` against the peer script and the read floor, as whole processes."""
+    print(f"\nWhole processes on replicas of the real PHYSLITE example ({os.cpu_count()} CPUs,")
+    print(f"load average {os.getloadavg()[0]:.1f} at the start; medians, warm page cache)")
+    if importlib.util.find_spec("coffea") is None:
+        print("  coffea: not installed (not installed for this benchmark: it brings numba,")
+        print("  dask-awkward, dask-histogram and correctionlib); install it to add its line")
+    for size in sizes:
+        path = replicate(REAL_FILE, folder / f"replica_{size}.root", max(1, size // 100))
+        commands = whole_process_commands(path, folder)
+        medians = run_in_turn(commands, PEER_RUNS.get(size, 3), folder)
+        ours = medians["eventlab columns"]
+        print(f"\n  {size:,} events ({path.stat().st_size / 1e6:.0f} MB):")
+        for name, seconds in medians.items():
+            print(f"    {name:<22}{seconds:7.2f} s  {size / seconds:>9,.0f} events/s")
+        print(f"    columns / peer        {ours / medians['peer script']:7.2f} x")
+        print(f"    columns / read floor  {ours / medians['uproot read floor']:7.2f} x")
+        if "coffea NanoEvents" in medians:
+            print(f"    columns / coffea      {ours / medians['coffea NanoEvents']:7.2f} x")
+        print(
+            f"    peer output matches:  {same_columns(folder / 'c.parquet', folder / 'p.parquet')}"
+        )
+        path.unlink()
+
+
 def main() -> None:
-    """Generate the large input and print the comparison."""
+    """Generate the large inputs and print the comparisons."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--naive-events", type=int, default=200)
+    parser.add_argument(
+        "--peer-events", default="10000,100000", help="replica sizes, comma-separated"
+    )
+    parser.add_argument("--peer-only", action="store_true", help="only the peer comparison")
     args = parser.parse_args()
+    sizes = [int(size) for size in args.peer_events.split(",") if size.strip()]
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
+        if REAL_FILE.exists() and sizes:
+            report_peers(sizes, folder)
+        if args.peer_only:
+            return
         started = time.perf_counter()
         _, events = simulate(args.events, seed=7)
         big = write_physlite(folder / "large_physlite.root", events, CLUSTER_ENTRIES)
         twin = write_physlite_rntuple(folder / "large_rntuple.root", events, CLUSTER_ENTRIES)
-        print(f"wrote {args.events} toy events in {time.perf_counter() - started:.1f} s")
+        print(f"\nwrote {args.events} toy events in {time.perf_counter() - started:.1f} s")
         report("toy PHYSLITE file (TTree)", big, args.naive_events, folder)
         report("the same events as an RNTuple", twin, 0, folder)
         report_one_event("toy PHYSLITE file (TTree)", big, folder)

@@ -1,8 +1,10 @@
 """Event display timings: page load to first drawn frame, and the cost of an event switch.
 
 Runs the app in this process (so the server-side time of each switch can be measured around
-`EventDisplay.show`) and drives it with headless Chromium. Prints one table per event file:
-the bundled samples, and the real PHYSLITE example (converted first) when ../shared is present.
+`EventDisplay.show`, and the CPU of the serving threads) and drives it with headless Chromium,
+which reports when the click's pointer went down and when the canvas was last drawn. Prints one
+table per event file: the bundled samples, and the real PHYSLITE example (converted first) when
+../shared is present.
 
     python benchmarks/display.py [--switches 15]
 """
@@ -11,10 +13,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import socket
 import statistics
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -34,14 +38,31 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--no-first-run",
 ]
-# Records when WebGL first draws anything (ms since navigation start).
-FIRST_DRAW_SCRIPT = """
+# Records when WebGL first draws anything, when the pointer went down on a button, when each
+# frame was drawn and when each websocket message arrived or left (ms since navigation start).
+TIMING_SCRIPT = """
 window.__firstDraw = null;
+window.__down = null;
+window.__draws = [];
+window.__sent = 0;
+document.addEventListener('pointerdown', () => { window.__down = performance.now(); }, true);
+const NativeWebSocket = window.WebSocket;
+window.WebSocket = function (...args) {
+  const socket = new NativeWebSocket(...args);
+  const send = socket.send.bind(socket);
+  socket.send = (data) => { window.__sent += 1; return send(data); };
+  return socket;
+};
+window.WebSocket.prototype = NativeWebSocket.prototype;
+Object.assign(window.WebSocket, NativeWebSocket);
 for (const proto of [WebGLRenderingContext.prototype, WebGL2RenderingContext.prototype]) {
   for (const name of ["drawArrays", "drawElements"]) {
     const original = proto[name];
     proto[name] = function (...args) {
-      if (window.__firstDraw === null) window.__firstDraw = performance.now();
+      const now = performance.now();
+      if (window.__firstDraw === null) window.__firstDraw = now;
+      const draws = window.__draws;
+      if (!draws.length || now - draws[draws.length - 1] > 8) draws.push(now);
       return original.apply(this, args);
     };
   }
@@ -55,6 +76,17 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def thread_cpu_seconds(thread: threading.Thread) -> float:
+    """CPU time used so far by one thread of this process (Linux)."""
+    fields = Path(f"/proc/self/task/{thread.native_id}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_threads() -> list[threading.Thread]:
+    """The threads of this process that serve the app (all but the browser-driving one)."""
+    return [thread for thread in threading.enumerate() if thread is not threading.main_thread()]
 
 
 def record_switch_times() -> list[float]:
@@ -91,7 +123,7 @@ def measure(base_url: str, file_name: str, switches: int, durations: list[float]
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 900})
-        page.add_init_script(FIRST_DRAW_SCRIPT)
+        page.add_init_script(TIMING_SCRIPT)
         frames: list[tuple[float, int]] = []
 
         def on_socket(socket_) -> None:
@@ -103,9 +135,12 @@ def measure(base_url: str, file_name: str, switches: int, durations: list[float]
         first_draw_ms = page.evaluate("window.__firstDraw")
         page.wait_for_timeout(1500)
         durations.clear()
-        sent, client = [], []
+        sent, client, drawn, messages, replies = [], [], [], [], []
+        threads = server_threads()
+        cpu_before = sum(map(thread_cpu_seconds, threads))
         for _ in range(switches):
             frames.clear()
+            page.evaluate("window.__draws = []; window.__sent = 0")
             start = time.monotonic()
             page.locator("button:has-text('Next')").first.click()
             while not frames or time.monotonic() - frames[-1][0] < QUIET_S:
@@ -113,13 +148,22 @@ def measure(base_url: str, file_name: str, switches: int, durations: list[float]
                 if time.monotonic() - start > 20:
                     break
             sent.append(sum(size for _, size in frames))
+            messages.append(len(frames))
             client.append(frames[-1][0] - start if frames else float("nan"))
+            down, draws, answers = page.evaluate("[window.__down, window.__draws, window.__sent]")
+            drawn.append(draws[-1] - down if draws else float("nan"))
+            replies.append(answers)
+        cpu = sum(map(thread_cpu_seconds, threads)) - cpu_before
         browser.close()
     return {
         "first_frame_s": first_draw_ms / 1000.0,
         "server_ms": [d * 1000.0 for d in durations],
+        "server_cpu_ms": 1000.0 * cpu / switches,
         "bytes": sent,
+        "frames": messages,
+        "browser_frames": replies,
         "client_ms": [c * 1000.0 for c in client],
+        "drawn_ms": drawn,
     }
 
 
@@ -135,6 +179,18 @@ def report(label: str, result: dict) -> None:
     print(
         f"  event switch, bytes sent       : median {statistics.median(sent) / 1024:.1f} KiB, "
         f"max {max(sent) / 1024:.1f} KiB"
+    )
+    print(
+        f"  event switch, server CPU       : {result['server_cpu_ms']:.0f} ms per switch "
+        "(all of the server's work, the browser's answers included)"
+    )
+    print(
+        f"  event switch, frames           : median {statistics.median(result['frames']):.0f} "
+        f"to the browser, {statistics.median(result['browser_frames']):.0f} back"
+    )
+    print(
+        f"  event switch, click -> drawn   : median {statistics.median(result['drawn_ms']):.0f} "
+        f"ms, max {max(result['drawn_ms']):.0f} ms   (target < 150 ms; the new event's last frame)"
     )
     print(f"  event switch, click -> last msg: median {statistics.median(client):.0f} ms")
 

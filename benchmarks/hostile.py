@@ -9,8 +9,8 @@ the data folder: one refused for its cost, one just within the time budget. Plai
 go alongside: a DNS-rebinding handshake and a link far too long.
 
 Printed: each attack with its outcome and how long the server took to answer it; the other
-students' p50/p95 per action and their errors; the server's memory before, at its peak and after
-everyone left; and the server's CPU.
+students' p50/p95 per action and their errors, and those of `/health` asked every 0.25 s; the
+server's memory before, at its peak and after everyone left; and the server's CPU.
 
     python benchmarks/hostile.py [--users 30] [--ramp 30] [--think 2] [--num-procs 2]
 """
@@ -259,6 +259,16 @@ def sample_memory(pid: int, stop: threading.Event, peak: list[float]) -> None:
         stop.wait(0.2)
 
 
+def probe_health(url: str, stop: threading.Event, answers: list[float]) -> None:
+    """Time the server's /health answer every 0.25 s into `answers` (seconds)."""
+    while not stop.is_set():
+        started = time.perf_counter()
+        with contextlib.suppress(OSError):
+            urllib.request.urlopen(f"{url}health", timeout=30).read()
+            answers.append(time.perf_counter() - started)
+        stop.wait(0.25)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the class and the attacker; print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -283,6 +293,9 @@ def main(argv: list[str] | None = None) -> int:
             peak, stop = [baseline], threading.Event()
             sampler = threading.Thread(target=sample_memory, args=(server.pid, stop, peak))
             sampler.start()
+            health_answers: list[float] = []
+            prober = threading.Thread(target=probe_health, args=(url, stop, health_answers))
+            prober.start()
             context = multiprocessing.get_context("fork")
             opened, finished = context.Barrier(args.users + 1), context.Event()
             results, attacks = context.Queue(), context.Queue()
@@ -307,6 +320,7 @@ def main(argv: list[str] | None = None) -> int:
             released, left = classroom.wait_for_release(url.rstrip("/"), server.pid)
             stop.set()
             sampler.join()
+            prober.join()
             crashed = server.poll() is not None
         finally:
             server.terminate()
@@ -321,7 +335,8 @@ def main(argv: list[str] | None = None) -> int:
     for attack, outcome, seconds in outcomes:
         print(f"  {attack:<36} {seconds:6.2f} s  {outcome}")
     print(f"{'the others: action':<24} {'count':>6} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
-    for row in classroom.ACTIONS:
+    timings["health check"] = health_answers
+    for row in [*classroom.ACTIONS, "health check"]:
         values = timings.get(row, [])
         if values:
             print(

@@ -7,10 +7,12 @@ import sys
 from pathlib import Path
 
 from converters.errors import EventLabError
+from converters.inputs import expand_inputs
 from converters.selection import Selection, parse_event_numbers, parse_ranges
 
 INPUT_HELP = (
-    "PHYSLITE file(s) or ATLAS education ntuple(s): local paths or URLs (https://, root://)"
+    "PHYSLITE file(s) or ATLAS education ntuple(s): local paths, globs ('data/*.root'),"
+    " URLs (https://, root://) or @FILE: a list of paths and URLs, one a line"
 )
 
 
@@ -41,6 +43,41 @@ def add_selection_options(parser: argparse.ArgumentParser) -> None:
         help='a cut over the per-event columns, e.g. "n_muons >= 2 & met > 30"',
     )
     group.add_argument("--max-events", type=positive_int, metavar="N", help="stop after N events")
+
+
+def non_negative_int(text: str) -> int:
+    """An argparse type for counts that may be 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def add_parallel_options(parser: argparse.ArgumentParser) -> None:
+    """Where the chunks are computed: this process, local Dask workers, or a Dask cluster."""
+    group = parser.add_argument_group("parallel runs (Dask)")
+    where = group.add_mutually_exclusive_group()
+    where.add_argument(
+        "--workers",
+        type=non_negative_int,
+        metavar="N",
+        help="run on a local Dask cluster of N worker processes (0: one per CPU)",
+    )
+    where.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run on a running Dask cluster, e.g. tcp://10.0.0.5:8786 (its workers need"
+        " EventLab and must see the same input and output paths)",
+    )
+    group.add_argument(
+        "--chunk-entries",
+        type=positive_int,
+        metavar="N",
+        help="entries per chunk, each written as one part (default 20000; cut at clusters)",
+    )
 
 
 def selection_from(args: argparse.Namespace) -> Selection:
@@ -75,8 +112,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Write one row per event (GeV) for the histogram lab.",
     )
     columns.add_argument("inputs", nargs="+", metavar="INPUT", help=INPUT_HELP)
-    columns.add_argument("-o", "--output", type=Path, required=True, help="output .parquet or .csv")
+    columns.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        help="output .parquet or .csv file, or a FOLDER (no extension): a parquet dataset of"
+        " parts with a manifest; rerunning the same command completes it",
+    )
     add_selection_options(columns)
+    add_parallel_options(columns)
     for name, default in (("leptons", 4), ("jets", 4), ("photons", 2)):
         columns.add_argument(
             f"--max-{name}",
@@ -94,13 +139,18 @@ def default_output(first_input: str) -> Path:
     return Path(Path(name).stem + ".json")
 
 
-def report(command: str, summary, output: Path) -> None:
-    """Warnings about skipped collections, then the one summary line."""
+def report_warnings(summary) -> None:
+    """Warnings about skipped collections and event numbers not found."""
     for source, skipped in summary.skipped.items():
         print(f"warning: {source} has no {', '.join(skipped)}; skipped", file=sys.stderr)
     if summary.missing_event_numbers:
         missing = ", ".join(str(n) for n in sorted(summary.missing_event_numbers))
         print(f"warning: event numbers not found: {missing}", file=sys.stderr)
+
+
+def report(command: str, summary, output: Path) -> None:
+    """Warnings about skipped collections, then the one summary line."""
+    report_warnings(summary)
     from converters.file_problems import human_size
 
     size = output.stat().st_size / 1e6
@@ -118,29 +168,81 @@ def run_convert(args: argparse.Namespace) -> int:
     """The `convert` subcommand."""
     from converters.pipeline import write_display_json
 
-    output = args.output or default_output(args.inputs[0])
+    inputs = expand_inputs(args.inputs)
+    output = args.output or default_output(inputs[0])
     check_output(output)
-    summary = write_display_json(args.inputs, output, selection_from(args), progress=True)
+    summary = write_display_json(inputs, output, selection_from(args), progress=True)
     report("convert", summary, output)
     return 0
 
 
 def run_columns(args: argparse.Namespace) -> int:
     """The `columns` subcommand."""
+    inputs = expand_inputs(args.inputs)
+    limits = {
+        "max_leptons": args.max_leptons,
+        "max_jets": args.max_jets,
+        "max_photons": args.max_photons,
+    }
+    folder = dataset_output(args.output)
+    if folder or args.workers is not None or args.scheduler is not None:
+        return run_columns_in_parts(args, inputs, limits, folder)
     from converters.pipeline import write_columns
 
     check_output(args.output)
-    summary = write_columns(
-        args.inputs,
-        args.output,
-        selection_from(args),
-        max_leptons=args.max_leptons,
-        max_jets=args.max_jets,
-        max_photons=args.max_photons,
-        progress=True,
-    )
+    summary = write_columns(inputs, args.output, selection_from(args), **limits, progress=True)
     report("columns", summary, args.output)
     return 0
+
+
+def dataset_output(output: Path) -> bool:
+    """Whether `-o` names a dataset folder; other extensions than .parquet/.csv are refused."""
+    suffix = output.suffix.lower()
+    if output.is_dir() or not suffix:
+        return True
+    if suffix not in (".parquet", ".csv"):
+        raise EventLabError(
+            f"{output}: the output must end in .parquet or .csv, or name a folder (no extension)"
+        )
+    return False
+
+
+def run_columns_in_parts(
+    args: argparse.Namespace, inputs: list[str], limits: dict[str, int], folder: bool
+) -> int:
+    """`columns` cut into chunks: into a dataset folder, or one file joined from parts."""
+    from converters.cluster import runner_for
+    from converters.dataset import CHUNK_ENTRIES, write_columns_dataset, write_columns_file
+    from converters.parts import ColumnsJob
+
+    job = ColumnsJob(selection_from(args), limits)
+    if not folder:
+        check_output(args.output)
+    write = write_columns_dataset if folder else write_columns_file
+    with runner_for(args.workers, args.scheduler) as runner:
+        summary = write(
+            inputs, args.output, job, runner, args.chunk_entries or CHUNK_ENTRIES, progress=True
+        )
+    report_parts(summary, args.output, folder)
+    return 0
+
+
+def report_parts(summary, output: Path, folder: bool) -> None:
+    """Warnings, then the one summary line of a run made of parts."""
+    from converters.file_problems import human_size
+    from converters.manifest import part_files
+
+    report_warnings(summary)
+    files = part_files(output) if folder else [output]
+    size = sum(path.stat().st_size for path in files) / 1e6
+    rate = summary.entries_read / summary.seconds if summary.seconds else 0.0
+    before = f", {summary.parts_before} done before" if summary.parts_before else ""
+    print(
+        f"eventlab columns: {summary.events:,} events from {summary.inputs} file(s)"
+        f" in {summary.parts} parts{before} -> {output}{'/' if folder else ''} ({size:.2f} MB)"
+        f" in {summary.seconds:.1f} s {summary.where} ({summary.entries_read:,} entries read"
+        f" at {rate:,.0f} events/s, {human_size(summary.bytes_read)} from the input)"
+    )
 
 
 def check_output(output: Path) -> None:

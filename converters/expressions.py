@@ -31,10 +31,10 @@ from typing import Any, ClassVar
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import vector
 from numpy.typing import ArrayLike
 
 from converters.errors import EventLabError
+from converters.vectors import vector_module
 
 MAX_LENGTH = 2000
 MAX_NODES = 400
@@ -167,6 +167,7 @@ def _sum_mass(coordinates: tuple[str, str, str, str]) -> Callable[..., np.ndarra
     """Invariant mass of the sum of 2-4 four-vectors given 4 coordinates per object."""
 
     def compute(*values: np.ndarray) -> np.ndarray:
+        vector = vector_module()
         total = None
         for first in range(0, len(values), 4):
             momentum = vector.array(dict(zip(coordinates, values[first : first + 4], strict=True)))
@@ -182,6 +183,7 @@ def _transverse_mass_block(
     pt1: np.ndarray, phi1: np.ndarray, pt2: np.ndarray, phi2: np.ndarray
 ) -> np.ndarray:
     """mT of two massless objects: sqrt((pT1 + pT2)² - |pT1 + pT2 (as vectors)|²)."""
+    vector = vector_module()
     first = vector.array({"pt": pt1, "phi": phi1})
     second = vector.array({"pt": pt2, "phi": phi2})
     total = first.to_xy() + second.to_xy()
@@ -193,6 +195,7 @@ def _delta_r_block(
     eta1: np.ndarray, phi1: np.ndarray, eta2: np.ndarray, phi2: np.ndarray
 ) -> np.ndarray:
     """Angular distance sqrt(d_eta² + d_phi²) of two directions."""
+    vector = vector_module()
     ones = np.ones_like(eta1)
     first = vector.array({"rho": ones, "eta": eta1, "phi": phi1})
     second = vector.array({"rho": ones, "eta": eta2, "phi": phi2})
@@ -201,6 +204,7 @@ def _delta_r_block(
 
 def _delta_phi_block(phi1: np.ndarray, phi2: np.ndarray) -> np.ndarray:
     """phi1 - phi2 wrapped into [-pi, pi)."""
+    vector = vector_module()
     ones = np.ones_like(phi1)
     return vector.array({"rho": ones, "phi": phi1}).deltaphi(
         vector.array({"rho": ones, "phi": phi2})

@@ -7,25 +7,22 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import IO
 
 import numpy as np
-import polars
 import pyarrow as pa
-import pyarrow.csv as pa_csv
-import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from converters.columns import arrow_table, columns
 from converters.errors import EventLabError, SelectionError
-from converters.expressions import parse
-from converters.phoenix import event_keys, json_members, write_members
-from converters.read import EventBatch, EventSource
+from converters.read import BranchPlan, EventBatch, EventSource, columns_plan, default_plan
 from converters.selection import Selection
+from converters.storage import EventStore
 
 CHUNK_ENTRIES = 5000
 
@@ -70,7 +67,6 @@ class BatchSelector:
     def __init__(self, selection: Selection):
         self.selection = selection
         self.kept = 0
-        self.expression = None
         self.found_numbers: set[int] = set()
 
     def done(self) -> bool:
@@ -93,16 +89,26 @@ class BatchSelector:
 
     def expression_mask(self, batch: EventBatch) -> np.ndarray:
         """Events passing the --select expression over the per-event columns."""
-        table = columns(batch)
-        if self.expression is None:
-            self.expression = parse(self.selection.expression, table.keys())
-        result = np.asarray(self.expression.evaluate(table))
-        if result.dtype != bool:
-            raise SelectionError(
-                f"--select {self.selection.expression!r} gives numbers, not true/false;"
-                " compare it with something, e.g. 'n_muons >= 2'"
-            )
-        return result
+        return expression_mask(columns(batch), self.selection.expression)
+
+
+@lru_cache(maxsize=16)
+def parsed_expression(expression: str, names: tuple[str, ...]):
+    """The --select expression parsed against the column names (once per process)."""
+    from converters.expressions import parse
+
+    return parse(expression, names)
+
+
+def expression_mask(table: Mapping[str, np.ndarray], expression: str) -> np.ndarray:
+    """Which rows of the per-event columns pass a --select expression."""
+    result = np.asarray(parsed_expression(expression, tuple(table)).evaluate(table))
+    if result.dtype != bool:
+        raise SelectionError(
+            f"--select {expression!r} gives numbers, not true/false;"
+            " compare it with something, e.g. 'n_muons >= 2'"
+        )
+    return result
 
 
 def selected_batches(
@@ -111,9 +117,13 @@ def selected_batches(
     summary: RunSummary,
     progress: bool = False,
     chunk_entries: int = CHUNK_ENTRIES,
+    planner: Callable[[EventStore], BranchPlan] = default_plan,
 ) -> Iterator[EventBatch]:
-    """The selected events of all inputs, chunk by chunk, reading only the entries needed."""
-    sources = [EventSource(name) for name in inputs]
+    """The selected events of all inputs, chunk by chunk, reading only the entries needed.
+
+    `planner` says which branches of each input to read (all the converters use by default).
+    """
+    sources = [EventSource(name, planner=planner) for name in inputs]
     summary.inputs = len(sources)
     for source in sources:
         if source.skipped:
@@ -226,6 +236,8 @@ def write_display_json(
     progress: bool = False,
 ) -> RunSummary:
     """Convert inputs to a Phoenix multi-event JSON file (gzip-compressed if it ends in .gz)."""
+    from converters.phoenix import event_keys, json_members, write_members
+
     selection = as_selection(events)
     summary = RunSummary()
     started = time.perf_counter()
@@ -248,6 +260,10 @@ def convert_events(
     metadata: Mapping[str, str] | None = None,
 ) -> dict[str, dict]:
     """Phoenix event dicts keyed by "RUN-EVENT", for the app and notebooks."""
+    import polars
+
+    from converters.phoenix import event_keys, json_members
+
     selection = as_selection(events)
     summary = RunSummary()
     seen: set[str] = set()
@@ -268,8 +284,12 @@ def column_tables(
     limits: Mapping[str, int],
     progress: bool = False,
 ) -> Iterator[pa.Table]:
-    """Arrow tables of per-event columns, chunk by chunk."""
-    for batch in selected_batches(inputs, selection, summary, progress):
+    """Arrow tables of per-event columns, chunk by chunk (reading only what columns need).
+
+    A --select expression is over the columns too, so the same branches serve it.
+    """
+    batches = selected_batches(inputs, selection, summary, progress, planner=columns_plan)
+    for batch in batches:
         yield arrow_table(columns(batch, **limits), metadata)
 
 
@@ -320,21 +340,29 @@ def write_columns(
     started = time.perf_counter()
     limits = {"max_leptons": max_leptons, "max_jets": max_jets, "max_photons": max_photons}
     with atomic_output(output, binary=True) as out:
-        writer, schema = None, None
         tables = column_tables(as_sources(inputs), selection, summary, metadata, limits, progress)
-        for table in tables:
-            if writer is None:
-                schema = table.schema
-                writer = (
-                    pq.ParquetWriter(out, schema, compression="zstd")
-                    if suffix == ".parquet"
-                    else pa_csv.CSVWriter(out, schema)
-                )
-            if table.schema != schema:
-                table = concatenate([schema.empty_table(), table]).cast(schema)
-            writer.write_table(table)
-        if writer is not None:
-            writer.close()
+        write_tables(tables, out, suffix)
         require_events(summary, selection)
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def write_tables(tables: Iterable[pa.Table], out: IO, suffix: str) -> None:
+    """Write tables one after the other as parquet (zstd) or CSV, in the first one's schema."""
+    import pyarrow.csv as pa_csv
+    import pyarrow.parquet as pq
+
+    writer, schema = None, None
+    for table in tables:
+        if writer is None:
+            schema = table.schema
+            writer = (
+                pq.ParquetWriter(out, schema, compression="zstd")
+                if suffix == ".parquet"
+                else pa_csv.CSVWriter(out, schema)
+            )
+        if table.schema != schema:
+            table = concatenate([schema.empty_table(), table]).cast(schema)
+        writer.write_table(table)
+    if writer is not None:
+        writer.close()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import pairwise
@@ -12,6 +12,7 @@ import awkward as ak
 import numpy as np
 
 from converters.errors import InputFileError
+from converters.first_values import first_of_lists
 from converters.flat import Objects, first_true, unpack
 from converters.schema import (
     BTAGGING,
@@ -32,6 +33,17 @@ from converters.storage import EventStore, open_store
 log = logging.getLogger("eventlab")
 
 MUON_MASS = 105.658
+FIRST_DEFAULT = 1.0  # the weight of an event without MC weights (data)
+# What the per-event columns read from PHYSLITE.
+COLUMN_COLLECTIONS = (
+    "AnalysisElectrons",
+    "AnalysisMuons",
+    "AnalysisPhotons",
+    "AnalysisJets",
+    BTAGGING.name,
+    MET_CORE.name,
+)
+COLUMN_EVENT_INFO = ("run", "event", "mc_channel", "weight")
 MAX_CHUNK_FACTOR = 4
 ELECTRON_MASS = 0.511
 SYNTHETIC_TRACKS = {
@@ -82,10 +94,17 @@ class BranchPlan:
     info: dict[str, str] = field(default_factory=dict)
     extra: dict[str, str] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
+    first_only: set[str] = field(default_factory=set)  # info lists of which only the first counts
+
+    def first_branches(self) -> list[str]:
+        """The info branches read as their first value per entry."""
+        return [branch for name, branch in self.info.items() if name in self.first_only]
 
     def branches(self) -> list[str]:
-        """Every branch name the plan reads."""
-        names = list(self.info.values()) + list(self.extra.values())
+        """Every branch name the plan reads as a whole (first-value branches aside)."""
+        firsts = set(self.first_branches())
+        names = [branch for branch in self.info.values() if branch not in firsts]
+        names += list(self.extra.values())
         for fields in self.fields.values():
             names += fields.values()
         for links in self.links.values():
@@ -128,12 +147,21 @@ def plan_collection(
 
 
 def plan_physlite(
-    store: EventStore, collections: Sequence[str] | None = None, links: bool = True
+    store: EventStore,
+    collections: Collection[str] | None = None,
+    links: bool | Collection[str] = True,
+    info: Collection[str] | None = None,
 ) -> BranchPlan:
-    """Resolve the PHYSLITE branches this file has (of the named collections, or all)."""
-    plan = BranchPlan()
+    """Resolve the PHYSLITE branches this file has.
+
+    Of the named collections (or all), following the element links of all of them, none, or
+    the named ones, and reading the named event-info variables (or all; "event" always).
+    """
+    plan = BranchPlan(first_only={"weight"})
     names, naming = store.names, store.naming
     for name, candidates in EVENT_INFO_FIELDS.items():
+        if info is not None and name not in info and name != "event":
+            continue
         branch = first_present(names, event_info_candidates(candidates, naming))
         if branch is not None:
             plan.info[name] = branch
@@ -144,12 +172,16 @@ def plan_physlite(
             f" (nor an older EventInfo layout): it does not look like PHYSLITE"
         )
     wanted = set(collections) if collections is not None else None
+
+    def linked(spec: CollectionSpec) -> bool:
+        return links if isinstance(links, bool) else spec.name in links
+
     for spec in PHYSLITE_COLLECTIONS:
         if wanted is None or spec.name in wanted:
-            plan_collection(names, spec, plan, naming, links)
+            plan_collection(names, spec, plan, naming, linked(spec))
     for spec in (BTAGGING, MET_CORE):
         if wanted is None or spec.name in wanted:
-            plan_collection(names, spec, plan, naming, links)
+            plan_collection(names, spec, plan, naming, linked(spec))
             if spec.name in plan.skipped:
                 plan.skipped.remove(spec.name)
     return plan
@@ -157,7 +189,7 @@ def plan_physlite(
 
 def plan_ntuple(store: EventStore, groups: Sequence[str] | None = None) -> BranchPlan:
     """Resolve the education-ntuple branches this file has (of the named groups, or all)."""
-    plan = BranchPlan()
+    plan = BranchPlan(first_only={"weight"})
     names = store.names
     for name, candidates in NTUPLE.info.items():
         branch = first_present(names, candidates)
@@ -240,21 +272,28 @@ def default_plan(store: EventStore) -> BranchPlan:
     return plan_physlite(store) if store.format == "physlite" else plan_ntuple(store)
 
 
+def columns_plan(store: EventStore) -> BranchPlan:
+    """Only what the per-event columns need: no tracks, clusters or vertices, one MC weight."""
+    if store.format != "physlite":
+        return plan_ntuple(store)
+    return plan_physlite(store, COLUMN_COLLECTIONS, links={"AnalysisJets"}, info=COLUMN_EVENT_INFO)
+
+
 class EventSource:
     """One input file: its format, size, and a chunked reader of event batches."""
 
     def __init__(
-        self, source: str, store: EventStore | None = None, plan: BranchPlan | None = None
+        self,
+        source: str,
+        store: EventStore | None = None,
+        plan: BranchPlan | None = None,
+        planner: Callable[[EventStore], BranchPlan] = default_plan,
     ):
         self.source = source
         self.store = store or open_store(source)
         self.format = self.store.format
         self.num_entries = self.store.num_entries
-        if plan is None:
-            plan = (
-                plan_physlite(self.store) if self.format == "physlite" else plan_ntuple(self.store)
-            )
-        self.plan = plan
+        self.plan = plan if plan is not None else planner(self.store)
         self.unit = self.store.unit
 
     @property
@@ -272,9 +311,15 @@ class EventSource:
         branch = self.plan.info["event"]
         return unpack(self.store.arrays([branch], 0, self.num_entries)[branch])[1]
 
-    def read_arrays(self, start: int, stop: int) -> dict[str, ak.Array]:
-        """The planned branches for entries [start, stop), as awkward arrays."""
-        return self.store.arrays(self.plan.branches(), start, stop)
+    def read_arrays(self, start: int, stop: int) -> dict[str, ak.Array | np.ndarray]:
+        """The planned branches for entries [start, stop): awkward arrays, and numpy arrays of
+        the first value per entry for the first-value branches."""
+        arrays: dict[str, ak.Array | np.ndarray] = self.store.arrays(
+            self.plan.branches(), start, stop
+        )
+        for branch in self.plan.first_branches():
+            arrays[branch] = self.store.first_values(branch, start, stop, FIRST_DEFAULT)
+        return arrays
 
     def read(self, start: int, stop: int) -> EventBatch:
         """Read entries [start, stop) into an EventBatch."""
@@ -332,16 +377,12 @@ def info_columns(plan: BranchPlan, arrays: dict[str, ak.Array]) -> dict[str, np.
     """Event info as flat numpy columns (weight: the first MC weight, 1 where there is none)."""
     info = {}
     for name, branch in plan.info.items():
+        if isinstance(arrays[branch], np.ndarray):  # already the first value per entry
+            info[name] = arrays[branch]
+            continue
         levels, values = unpack(arrays[branch])
-        info[name] = first_of_lists(levels[0], values, 1.0) if levels else values
+        info[name] = first_of_lists(levels[0], values, FIRST_DEFAULT) if levels else values
     return info
-
-
-def first_of_lists(offsets: np.ndarray, values: np.ndarray, default: float) -> np.ndarray:
-    """The first value of every list as float64, `default` for empty lists."""
-    present = np.diff(offsets) > 0
-    firsts = values[np.where(present, offsets[:-1], 0)] if len(values) else default
-    return np.where(present, firsts, default).astype(np.float64)
 
 
 def read_objects(source: str, fields: dict[str, str], arrays: dict[str, ak.Array]) -> Objects:

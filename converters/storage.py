@@ -23,6 +23,9 @@ from converters.file_problems import (
     not_root_reason,
     size_problem,
 )
+from converters.first_values import first_of_lists, tree_first_values
+from converters.flat import unpack
+from converters.inputs import is_url
 from converters.schema import (
     NTUPLE_TREES,
     PHYSLITE_RNTUPLE,
@@ -35,11 +38,6 @@ from converters.schema import (
 RNTUPLE_CLASS = "ROOT::RNTuple"
 EMPTY_FILE_BYTES = 10_000  # a ROOT file with objects in it is larger than this
 URL_TIMEOUT = 30  # seconds
-
-
-def is_url(source: str) -> bool:
-    """Whether `source` is a remote address rather than a local path."""
-    return "://" in source and not source.startswith("file://")
 
 
 def open_file(source: str) -> uproot.ReadOnlyFile:
@@ -114,6 +112,24 @@ class EventStore:
             culprit = self.failing_name(names, start, stop)
             raise describe_read_error(self, culprit, start, stop, error) from None
 
+    def first_values(self, name: str, start: int, stop: int, default: float) -> np.ndarray:
+        """The first value of the list `name` holds per entry (float64; `default` if empty).
+
+        A branch with one value per entry gives those values as they are."""
+        try:
+            return self._first_values(name, start, stop, default)
+        except InputFileError:
+            raise
+        except Exception as error:
+            raise describe_read_error(self, name, start, stop, error) from None
+
+    def _first_values(self, name: str, start: int, stop: int, default: float) -> np.ndarray:
+        # Generic path: the whole lists are read, then their first values kept.
+        levels, values = unpack(self._arrays([name], start, stop)[name])
+        if not levels:  # one value per entry already
+            return np.asarray(values)
+        return first_of_lists(levels[0], values, default)
+
     def failing_name(self, names: list[str], start: int, stop: int) -> str | None:
         """The first of `names` that cannot be read alone (to name it in the message)."""
         for name in names:
@@ -153,6 +169,10 @@ class TreeStore(EventStore):
 
     def _arrays(self, names, start, stop):
         return self.tree.arrays(names, entry_start=start, entry_stop=stop, how=dict)
+
+    def _first_values(self, name, start, stop, default):
+        firsts = tree_first_values(self.tree, name, start, stop, default)
+        return firsts if firsts is not None else super()._first_values(name, start, stop, default)
 
 
 class RNTupleStore(EventStore):

@@ -248,8 +248,14 @@ def test_odd_files_give_notes_not_errors():
     }
     scene = build_scene(odd)
     assert [layer.key for layer in scene.layers] == ["Tracks/T", "Jets/J", "Muons/M"]
-    assert "not drawn: 2 objects of type PlanarCaloCells" in scene.notes
-    assert "T: 4 of 4 objects lack a position" in scene.notes
+    assert (
+        "cells: not drawn, a PlanarCaloCells collection is an object with a `plane` and a list "
+        "of `cells`"
+    ) in scene.notes
+    assert "bad: not drawn, a Jets collection is a list of objects" in scene.notes
+    assert (
+        "T: 4 of 4 objects not drawn (they lack a `pos`, `dparams` or eta and phi)" in scene.notes
+    )
     assert all(len(drawn_objects(layer)) == 0 for layer in scene.layers)
 
 

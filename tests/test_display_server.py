@@ -73,7 +73,7 @@ def test_serve_options(tmp_path):
     )
     config = build_config(args)
     assert args.show is True and args.num_procs == 2
-    assert config.data_dirs == (tmp_path.resolve(),)
+    assert config.data_dirs == (tmp_path.resolve(), BUNDLED_DATA_DIR.resolve())
     assert config.max_upload_bytes == 5 * 1024 * 1024
     assert config.prefix == "eventlab"
     origins = resolve_origins(args.allow_websocket_origin, "0.0.0.0", 8080, environ={})
@@ -108,6 +108,7 @@ def test_websocket_origins_are_never_a_wildcard(capsys):
     ("options", "message"),
     [
         (["--data-dir", "/no/such/folder"], "data folder not found: /no/such/folder"),
+        (["--no-samples"], "--no-samples leaves no data folder"),
         (["--max-upload-mb", "0"], "--max-upload-mb must be positive"),
         (["--num-procs", "-1"], "--num-procs must be 0 or more"),
         (["--prefix", "a/../b"], "is not a plain URL path"),

@@ -77,8 +77,8 @@ def test_empty_values_are_a_note_but_an_empty_column_is_a_problem():
 
 
 def test_unsupported_suffix():
-    with pytest.raises(DatasetError, match=r"unsupported file type \.root"):
-        read_dataset(b"x", "events.root")
+    with pytest.raises(DatasetError, match=r"unsupported file type \.json"):
+        read_dataset(b"x", "events.json")
 
 
 def test_not_a_parquet_file():
@@ -127,6 +127,29 @@ def test_catalog_lists_and_opens_only_plain_names(tmp_path, nanoaod_like):
     assert open_data_file("nano.parquet", (tmp_path,)).n_rows == 3
     first = open_data_file("nano.parquet", (tmp_path,))
     assert open_data_file("nano.parquet", (tmp_path,)) is first
+
+
+def test_shared_files_are_kept_within_a_bound_per_process(tmp_path, monkeypatch):
+    from app import caches
+    from app.histogram import catalog, data
+
+    rows = np.arange(10_000, dtype=np.float64)
+    for name in ("a.csv", "b.csv"):
+        (tmp_path / name).write_text("x\n" + "\n".join(map(str, rows)) + "\n")
+    monkeypatch.setattr(catalog, "SHARED_TABLES", caches.SizeBoundedCache(100_000))
+    first = catalog.open_data_file("a.csv", (tmp_path,))
+    assert catalog.open_data_file("a.csv", (tmp_path,)) is first
+    catalog.open_data_file("b.csv", (tmp_path,))  # 80 kB more: a.csv no longer fits
+    assert catalog.open_data_file("a.csv", (tmp_path,)) is not first
+    assert catalog.SHARED_TABLES.nbytes <= 100_000
+
+    conversions = caches.SizeBoundedCache(100_000)
+    monkeypatch.setattr(data, "SHARED_CONVERSIONS", conversions)
+    one, two = (read_dataset(tmp_path / n, n) for n in ("a.csv", "b.csv"))
+    one._arrays = two._arrays = conversions  # as every shared file's dataset does
+    np.testing.assert_array_equal(one.column("x"), rows)
+    np.testing.assert_array_equal(two.column("x"), rows)
+    assert conversions.nbytes == rows.nbytes  # one bound for the conversions of all shared files
 
 
 @pytest.mark.parametrize(

@@ -39,7 +39,8 @@ def peak_on_background():
 @pytest.mark.parametrize("signal", ["gauss", "cb"])
 def test_gaussian_peak_is_recovered(peak_on_background, signal, background):
     result = fit_peak(peak_on_background, signal, background, (70, 115))
-    assert result.valid
+    # A Crystal Ball on a peak without a tail leaves its tail parameters free to run to a limit.
+    assert result.valid or all(p.startswith(("n =", "alpha =")) for p in result.problems)
     mass = result.parameter("mass")
     assert abs(mass.value - 91.2) < 3 * mass.error + 0.02
     assert 0 < mass.error < 0.1
@@ -110,7 +111,9 @@ def test_cms_z_peak_mass_within_one_gev(cms_zmumu_csv):
     evaluator = Evaluator(read_dataset(cms_zmumu_csv, cms_zmumu_csv.name))
     selection = evaluator.selection(DIMUON_MASS, "Q1 * Q2 < 0")
     histogram = fill(selection, Binning(60, 60, 120))
-    for signal in ("bw", "gauss", "cb"):
+    for signal in ("bw", "gauss", "cb", "voigt"):
         result = fit_peak(histogram, signal, "linear", (80, 100))
-        assert result.valid
+        # A single Gaussian resolution or width does not describe the real peak: they say so.
+        assert signal == "voigt" or not result.valid, signal
+        assert result.valid or result.reason
         assert abs(result.parameter("mass").value - Z_MASS) < 1.0, signal

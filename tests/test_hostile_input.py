@@ -340,7 +340,7 @@ def assert_no_script_ran(page, dialogs: list[str]) -> None:
 
 @pytest.mark.browser
 def test_payloads_in_links_names_files_and_exercises_stay_text(page, hostile_folder, tmp_path):
-    process, url = start_app("--data-dir", str(hostile_folder))
+    process, url = start_app("--no-samples", "--data-dir", str(hostile_folder))
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     try:

@@ -126,7 +126,7 @@ def heavy_data_folder(folder: Path) -> Path:
 
 @pytest.mark.browser
 def test_a_costly_histogram_does_not_hold_up_the_server(page, tmp_path):
-    process, url = start_app("--data-dir", str(heavy_data_folder(tmp_path / "big")))
+    process, url = start_app("--no-samples", "--data-dir", str(heavy_data_folder(tmp_path / "big")))
     try:
         page.goto(f"{url}/?h_bins=20")
         page.locator("table.histogram-table").first.wait_for(timeout=120_000)

@@ -1,4 +1,5 @@
-// Keyboard shortcuts for the event display and the PNG screenshot of its 3D canvas.
+// Keyboard shortcuts for the event display, the PNG screenshot of its 3D canvas, and emptying
+// its upload box after the server refused a file.
 
 const TYPING_TAGS = new Set(["INPUT", "TEXTAREA", "SELECT"]);
 const KEYS = { ArrowRight: "next", ArrowLeft: "previous", n: "next", p: "previous", r: "random" };
@@ -31,6 +32,40 @@ function sceneCanvas(hostClass) {
   return best;
 }
 
+// Empty the FilePond upload boxes inside the elements of class `hostClass`; what the box's
+// screen-reader announcement said ("Upload complete") becomes `announcement`.
+function clearUploads(hostClass, announcement) {
+  const pond = window.FilePond;
+  if (!pond) return;
+  for (const element of deepElements(document)) {
+    if (!element.classList || !element.classList.contains(hostClass)) continue;
+    for (const inner of deepElements(element.shadowRoot || element)) {
+      if (inner.classList && inner.classList.contains("filepond--root")) {
+        const instance = pond.find(inner);
+        if (instance) instance.removeFiles();
+        const assistant = inner.querySelector(".filepond--assistant");
+        if (assistant) announceInstead(inner, assistant, announcement);
+      }
+    }
+  }
+}
+
+// FilePond announces "Upload complete" when its animation of the upload ends, which may be
+// after the server refused the file: for a while (until another file comes), whatever it
+// announces is replaced.
+const ANNOUNCE_FOR_MS = 5000;
+
+function announceInstead(root, assistant, announcement) {
+  const replace = () => {
+    if (assistant.textContent !== announcement) assistant.textContent = announcement;
+  };
+  const observer = new MutationObserver(replace);
+  observer.observe(assistant, { childList: true, characterData: true, subtree: true });
+  replace();
+  setTimeout(() => observer.disconnect(), ANNOUNCE_FOR_MS);
+  root.addEventListener("FilePond:addfile", () => observer.disconnect(), { once: true });
+}
+
 function download(url, filename) {
   const link = document.createElement("a");
   link.href = url;
@@ -54,6 +89,10 @@ export function render({ model }) {
   document.addEventListener("keydown", onKey);
   model.on("remove", () => document.removeEventListener("keydown", onKey));
   model.on("msg:custom", (message) => {
+    if (message.action === "clear-upload") {
+      clearUploads(message.upload_class, message.announcement || "");
+      return;
+    }
     if (message.action !== "screenshot") return;
     const canvas = sceneCanvas(model.scene_class);
     if (!canvas) {

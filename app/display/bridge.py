@@ -1,4 +1,4 @@
-"""The page's browser side: keyboard shortcuts and the PNG screenshot of the 3D canvas."""
+"""The page's browser side: shortcuts, the PNG screenshot of the 3D canvas, the upload box."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 
 BRIDGE_JS = Path(__file__).with_name("bridge.js")
 SCENE_CLASS = "eventlab-scene"
+UPLOAD_CLASS = "eventlab-event-upload"
 ACTIONS = ("next", "previous", "random", "screenshot-done", "screenshot-failed")
 
 
@@ -33,6 +34,14 @@ def bridge_class() -> type:
             action = data.get("action") if isinstance(data, dict) else None
             if action in ACTIONS:
                 self._on_action(action)
+
+        def clear_upload(self, announcement: str) -> None:
+            """Empty the upload box (it says "Upload complete" of a file the server refused).
+
+            `announcement` replaces what the box told screen readers.
+            """
+            message = {"action": "clear-upload", "upload_class": UPLOAD_CLASS}
+            self._send_msg({**message, "announcement": announcement})
 
         def screenshot(self, filename: str) -> None:
             """Ask the browser to save the 3D canvas as a PNG file."""

@@ -9,7 +9,14 @@ from app.display.scene import Layer
 from app.display.style import KIND_COLORS
 
 # Slider ranges (GeV) per cut variable and kind: wide enough for ttbar and Z/H candidates.
-CUT_RANGES = {"jet": 300.0, "cluster": 200.0, "electron": 200.0, "muon": 200.0, "photon": 200.0}
+CUT_RANGES = {
+    "jet": 300.0,
+    "cluster": 200.0,
+    "cell": 50.0,
+    "electron": 200.0,
+    "muon": 200.0,
+    "photon": 200.0,
+}
 DEFAULT_CUT_RANGE = 50.0
 CUT_STEP_GEV = 0.5
 # Start-up choices that keep a busy event readable; students can change all of them.

@@ -36,6 +36,8 @@ PHOENIX_TYPES = (
     "Jets",
     "CaloClusters",
     "CaloCells",
+    "PlanarCaloCells",
+    "IrregularCaloCells",
     "Vertices",
     "MissingEnergy",
     "Electrons",
@@ -159,8 +161,8 @@ def parse_event_bytes(
         data = gunzip_bounded(data, name, max_text, limit)
     elif len(data) > max_text:
         raise EventFileError(
-            f"{name} is {len(data) / 2**20:.1f} MB of text, more than the {max_text / 2**20:.0f} MB "
-            f"{limit}; open a smaller file"
+            f"{name} is {len(data) / 2**20:.1f} MB of text, more than the "
+            f"{max_text / 2**20:.0f} MB {limit}; open a smaller file"
         )
     cost = parse_cost(data)
     if cost > MAX_PARSE_BYTES:

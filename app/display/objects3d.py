@@ -29,7 +29,7 @@ from converters.tracks import MUON_SYSTEM
 
 PICK_STEP_MM = 50.0  # spacing of pick points along lines (picking radius is larger)
 HIT_POINT_SIZE = 4.0
-PICKABLE_MESH_KINDS = ("cluster", "electron", "muon", "photon", "vertex", "met")
+PICKABLE_MESH_KINDS = ("cluster", "cell", "electron", "muon", "photon", "vertex", "met", "hit")
 
 
 @dataclass
@@ -321,13 +321,17 @@ def batched(drawn: list[DrawnLayer]) -> Batches:
             batches.picks.add(index, owner, position=points)
         if len(layer.triangles):
             pickable = layer.kind in PICKABLE_MESH_KINDS
-            batch = batches.surfaces.setdefault((layer.opacity, pickable), _Batch())
-            batch.add(
-                index,
-                layer.triangle_owner,
-                position=layer.triangles.reshape(-1, 3),
-                color=element_colors(layer.triangle_owner, colors, selected, 3),
-            )
+            opacity = layer.object_opacities()[layer.triangle_owner]
+            for value in np.unique(opacity):  # one value unless the file gives its own
+                chosen = opacity == value
+                owner = layer.triangle_owner[chosen]
+                batch = batches.surfaces.setdefault((float(value), pickable), _Batch())
+                batch.add(
+                    index,
+                    owner,
+                    position=layer.triangles[chosen].reshape(-1, 3),
+                    color=element_colors(owner, colors, selected, 3),
+                )
             if layer.kind == "jet":
                 points, owner = jet_axes(layer)
                 batches.picks.add(index, owner, position=points)

@@ -16,6 +16,7 @@ KIND_NAMES = {
     "muon": "muon",
     "photon": "photon",
     "cluster": "calorimeter cluster",
+    "cell": "calorimeter cell",
     "vertex": "vertex",
     "met": "missing transverse energy",
     "hit": "hit",

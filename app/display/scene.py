@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 
 from app.display import shapes
-from app.display.events import PHOENIX_TYPES, collections
 from app.display.style import KIND_OPACITY
 from converters.tracks import (
     INNER_DETECTOR,
@@ -59,7 +58,9 @@ KIND_OF_TYPE = {
     "Tracks": "track",
     "Jets": "jet",
     "CaloClusters": "cluster",
-    "CaloCells": "cluster",
+    "CaloCells": "cell",
+    "PlanarCaloCells": "cell",
+    "IrregularCaloCells": "cell",
     "Vertices": "vertex",
     "MissingEnergy": "met",
     "Electrons": "electron",
@@ -68,7 +69,8 @@ KIND_OF_TYPE = {
     "Hits": "hit",
 }
 CUT_VARIABLE = {"track": "pt", "jet": "pt", "electron": "pt", "muon": "pt", "photon": "pt"}
-CUT_VARIABLE |= {"cluster": "energy"}
+CUT_VARIABLE |= {"cluster": "energy", "cell": "energy"}
+LEPTON_PDG_IDS = (11, 13, 15)
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,9 @@ class Layer:
     triangle_owner: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     points: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
     point_owner: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    colors: np.ndarray | None = None  # (N, 3) the file's own colours, NaN rows where none
+    opacities: np.ndarray | None = None  # (N,) the file's own opacities, NaN where none
+    lacking: str = "a position"  # what an object that is not drawn lacks (for the notes)
 
     @property
     def key(self) -> str:
@@ -107,12 +112,25 @@ class Layer:
         return CUT_VARIABLE.get(self.kind)
 
     def passing(self, minimum_gev: float) -> np.ndarray:
-        """Which objects pass `cut_variable >= minimum_gev` (objects without a value pass)."""
+        """Which drawn objects pass `cut_variable >= minimum_gev` (objects without a value pass).
+
+        Objects that cannot be drawn never pass, so a collection's count reads 'drawn / total'.
+        """
+        drawn = np.zeros(self.size, dtype=bool)
+        drawn[drawn_objects(self)] = True
         variable = self.cut_variable
         if variable is None or minimum_gev <= 0:
-            return np.ones(self.size, dtype=bool)
+            return drawn
         values = self.props[variable]
-        return ~(values < minimum_gev * 1000.0)
+        return drawn & ~(values < minimum_gev * 1000.0)
+
+    def object_opacities(self) -> np.ndarray:
+        """The opacity of each object's surfaces: its own where the file gives one."""
+        default = np.full(self.size, self.opacity)
+        if self.opacities is None:
+            return default
+        own = np.clip(self.opacities, 0.0, 1.0)
+        return np.where(np.isfinite(own), own, default)
 
     def restricted(self, shown: np.ndarray) -> Layer:
         """The same layer drawing only the objects where `shown` is true (indices unchanged)."""
@@ -164,6 +182,49 @@ def field_values(items: Sequence[Any], *names: str) -> np.ndarray:
     return values
 
 
+def own_colors(items: Sequence[Any]) -> np.ndarray | None:
+    """Each object's `color` as RGB in [0, 1] (NaN rows where absent); None if none has one."""
+    colors = np.full((len(items), 3), np.nan)
+    for index, item in enumerate(items):
+        if isinstance(item, Mapping) and "color" in item:
+            colors[index] = parse_color(item["color"])
+    return colors if np.isfinite(colors).any() else None
+
+
+def parse_color(value: Any) -> np.ndarray:
+    """A Phoenix colour ('#rrggbb', 'rrggbb', '0xrrggbb', a number or [R, G, B] in 0-255)."""
+    if isinstance(value, bool):
+        return np.full(3, np.nan)
+    if isinstance(value, int) and 0 <= value <= 0xFFFFFF:
+        return np.array([(value >> 16) & 255, (value >> 8) & 255, value & 255]) / 255.0
+    if isinstance(value, list | tuple) and len(value) >= 3:
+        rgb = np.array([number(part) for part in value[:3]])
+        return rgb / 255.0 if np.isfinite(rgb).all() and (rgb >= 0).all() else np.full(3, np.nan)
+    if isinstance(value, str):
+        text = value.strip().lower().removeprefix("#").removeprefix("0x")
+        if len(text) == 3:
+            text = "".join(letter * 2 for letter in text)
+        if len(text) == 6 and all(letter in "0123456789abcdef" for letter in text):
+            return np.array([int(text[i : i + 2], 16) for i in (0, 2, 4)]) / 255.0
+    return np.full(3, np.nan)
+
+
+def eta_of(items: Sequence[Any]) -> np.ndarray:
+    """Pseudorapidity: from `theta` where given (Phoenix prefers it), else `eta`."""
+    theta = field_values(items, "theta")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        from_theta = -np.log(np.tan(theta / 2.0))
+    usable = np.isfinite(from_theta) & (theta > 0) & (theta < math.pi)
+    return np.where(usable, from_theta, field_values(items, "eta"))
+
+
+def charge_from_pdg(items: Sequence[Any]) -> np.ndarray:
+    """Charge of leptons from their `pdgId` (11, 13, 15 are negative), NaN otherwise."""
+    pdg = field_values(items, "pdgId")
+    lepton = np.isin(np.abs(pdg), LEPTON_PDG_IDS)
+    return np.where(lepton, -np.sign(pdg), np.nan)
+
+
 def make_props(count: int, **given: np.ndarray) -> dict[str, np.ndarray]:
     """Per-object properties with NaN for those not given."""
     props = {name: np.full(count, np.nan) for name in PROPERTY_NAMES}
@@ -175,7 +236,7 @@ def momentum_fields(items: Sequence[Any]) -> dict[str, np.ndarray]:
     """pT, eta, phi and energy of objects, under the names Phoenix files use for them."""
     return {
         "pt": field_values(items, "pT", "pt"),
-        "eta": field_values(items, "eta"),
+        "eta": eta_of(items),
         "phi": field_values(items, "phi"),
         "energy": field_values(items, "energy", "e"),
     }
@@ -242,14 +303,17 @@ def straight_lines(
 def track_polylines(
     items: Sequence[Any], envelope: Envelope, eta: np.ndarray, phi: np.ndarray
 ) -> list[np.ndarray | None]:
-    """Each track's points: its `pos`, else its helix from `dparams`, else a straight line."""
+    """Each track's points: its `pos`, else its helix from `dparams`, else a straight line.
+
+    As in Phoenix, a `pos` of fewer than 3 points gives way to the helix when `dparams` exist.
+    """
     lines: list[np.ndarray | None] = [
         parse_pos(item.get("pos")) if isinstance(item, Mapping) else None for item in items
     ]
     params = {
         index: parse_dparams(item.get("dparams"))
         for index, item in enumerate(items)
-        if lines[index] is None and isinstance(item, Mapping)
+        if (lines[index] is None or len(lines[index]) < 3) and isinstance(item, Mapping)
     }
     helix = [index for index, value in params.items() if value is not None]
     if helix:
@@ -291,33 +355,60 @@ def track_layer(name: str, items: Sequence[Any]) -> tuple[Layer, list[np.ndarray
     lines = track_polylines(items, envelope, props["eta"], props["phi"])
     drawn = [(line, index) for index, line in enumerate(lines) if line is not None]
     segments, owner = lines_to_segments([line for line, _ in drawn], [i for _, i in drawn])
-    layer = Layer("Tracks", name, "track", props, segments=segments, segment_owner=owner)
+    layer = Layer(
+        "Tracks",
+        name,
+        "track",
+        props,
+        segments=segments,
+        segment_owner=owner,
+        colors=own_colors(items),
+        lacking="a `pos`, `dparams` or eta and phi",
+    )
     return layer, lines
 
 
 def solid_layer(
-    type_name: str, name: str, kind: str, props: dict, owners: np.ndarray, solids: np.ndarray
+    type_name: str,
+    name: str,
+    kind: str,
+    props: dict,
+    owners: np.ndarray,
+    solids: np.ndarray,
+    **looks: Any,
 ) -> Layer:
-    """A layer of closed solids: `solids` (objects, triangles, 3, 3) drawn for objects `owners`."""
+    """A layer of closed solids: `solids` (objects, triangles, 3, 3) drawn for objects `owners`.
+
+    `looks`: further Layer fields (colors, opacities, lacking).
+    """
     return Layer(
         type_name,
         name,
         kind,
         props,
         triangles=solids.reshape(-1, 3, 3),
-        triangle_owner=np.repeat(owners, solids.shape[1]),
+        triangle_owner=np.repeat(np.asarray(owners, dtype=np.int64), solids.shape[1]),
+        **looks,
     )
 
 
 def jet_layer(name: str, items: Sequence[Any]) -> Layer:
     """Jets as translucent cones along (eta, phi), longer with more energy."""
     props = make_props(len(items), **momentum_fields(items), mass=field_values(items, "m", "mass"))
+    et = field_values(items, "et", "Et", "eT")
+    with np.errstate(over="ignore", invalid="ignore"):
+        props["energy"] = np.where(
+            np.isfinite(props["energy"]), props["energy"], et * np.cosh(props["eta"])
+        )
+    props["pt"] = np.where(np.isfinite(props["pt"]), props["pt"], et)  # massless: ET = pT
     props["pt"] = pt_from(props)
     props["energy"] = energy_from(props)
     cone_r = field_values(items, "coneR")
     cone_r = np.where(np.isfinite(cone_r) & (cone_r > 0), cone_r, DEFAULT_CONE_R)
     drawable = np.isfinite(props["eta"] + props["phi"] + props["energy"])
     index = np.flatnonzero(drawable)
+    origin = np.stack([field_values(items, f"origin_{axis}") for axis in "XYZ"], axis=-1)
+    origin = np.nan_to_num(origin.reshape(-1, 3))[index]
     direction = shapes.directions(props["eta"][index], props["phi"][index])
     length = np.clip(
         JET_LENGTH_MM[0] + JET_MM_PER_GEV * props["energy"][index] / 1000.0, *JET_LENGTH_MM
@@ -325,8 +416,9 @@ def jet_layer(name: str, items: Sequence[Any]) -> Layer:
     sin_theta = np.hypot(direction[:, 0], direction[:, 1])
     half_angle = np.clip(cone_r[index] * sin_theta, 0.02, 0.6)
     radius = length * np.tan(half_angle)
-    triangles = shapes.cones(np.zeros((len(index), 3)), direction, length, radius)
-    return solid_layer("Jets", name, "jet", props, index, triangles)
+    triangles = shapes.cones(origin, direction, length, radius)
+    looks = {"colors": own_colors(items), "lacking": "eta (or theta), phi and energy (or et)"}
+    return solid_layer("Jets", name, "jet", props, index, triangles, **looks)
 
 
 def calo_boxes(eta: np.ndarray, phi: np.ndarray, energy: np.ndarray) -> np.ndarray:
@@ -339,31 +431,24 @@ def calo_boxes(eta: np.ndarray, phi: np.ndarray, energy: np.ndarray) -> np.ndarr
     return shapes.radial_boxes(start, direction, length, width)
 
 
-def cluster_layer(kind_type: str, name: str, items: Sequence[Any]) -> Layer:
-    """Calorimeter clusters (or cells) as radial boxes at the calorimeter front."""
-    props = make_props(
-        len(items),
-        eta=field_values(items, "eta"),
-        phi=field_values(items, "phi"),
-        energy=field_values(items, "energy", "e"),
-    )
-    props["pt"] = pt_from(props)
-    index = np.flatnonzero(np.isfinite(props["eta"] + props["phi"] + props["energy"]))
-    boxes = calo_boxes(props["eta"][index], props["phi"][index], props["energy"][index])
-    return solid_layer(kind_type, name, "cluster", props, index, boxes)
-
-
 def vertex_layer(name: str, items: Sequence[Any]) -> Layer:
-    """Vertices as small spheres (the primary one larger)."""
+    """Vertices (x, y, z or `pos`) as small spheres (the primary one larger, or their `size`)."""
     centre = np.stack([field_values(items, axis) for axis in ("x", "y", "z")], axis=-1)
     centre = centre.reshape(-1, 3)
+    for index, item in enumerate(items):
+        pos = item.get("pos") if isinstance(item, Mapping) else None
+        if not np.isfinite(centre[index]).all() and isinstance(pos, list | tuple) and len(pos) >= 3:
+            centre[index] = [number(value) for value in pos[:3]]
     primary = field_values(items, "primary") > 0
     primary |= field_values(items, "vertexType") == 1
     index = np.flatnonzero(np.isfinite(centre).all(axis=1))
-    radius = np.where(primary[index], PRIMARY_VERTEX_RADIUS_MM, VERTEX_RADIUS_MM)
+    size = field_values(items, "size")
+    radius = np.where(primary, PRIMARY_VERTEX_RADIUS_MM, VERTEX_RADIUS_MM)
+    radius = np.where(np.isfinite(size) & (size > 0), size, radius)[index]
     balls = shapes.spheres(centre[index], radius)
     props = make_props(len(items))
-    return solid_layer("Vertices", name, "vertex", props, index, balls)
+    looks = {"colors": own_colors(items), "lacking": "x, y, z or a `pos`"}
+    return solid_layer("Vertices", name, "vertex", props, index, balls, **looks)
 
 
 def met_layer(name: str, items: Sequence[Any]) -> Layer:
@@ -396,6 +481,8 @@ def met_layer(name: str, items: Sequence[Any]) -> Layer:
         segment_owner=_join(segment_owner, (0,), np.int64),
         triangles=_join(heads, (0, 3, 3)),
         triangle_owner=_join(head_owner, (0,), np.int64),
+        colors=own_colors(items),
+        lacking="etx and ety",
     )
 
 
@@ -417,21 +504,6 @@ def segment_bars(segments: np.ndarray, width: float) -> np.ndarray:
     direction = span[keep] / length[keep, None]
     widths = np.full(int(keep.sum()), width)
     return shapes.radial_boxes(segments[keep, 0], direction, length[keep], widths).reshape(-1, 3, 3)
-
-
-def hit_layer(name: str, items: Sequence[Any]) -> Layer:
-    """Hits as points: [x, y, z] lists or objects with `pos` or x, y, z."""
-    points = np.full((len(items), 3), np.nan)
-    for index, item in enumerate(items):
-        value = item.get("pos") if isinstance(item, Mapping) else item
-        if isinstance(item, Mapping) and value is None:
-            value = [item.get("x"), item.get("y"), item.get("z")]
-        if isinstance(value, list | tuple) and len(value) >= 3:
-            points[index] = [number(v) for v in value[:3]]
-    index = np.flatnonzero(np.isfinite(points).all(axis=1))
-    return Layer(
-        "Hits", name, "hit", make_props(len(items)), points=points[index], point_owner=index
-    )
 
 
 def resolve_links(links: Any, targets: Mapping[str, Sequence[Any]]) -> list[Any]:
@@ -458,6 +530,9 @@ def four_momentum_props(items: Sequence[Any], kind: str) -> dict[str, np.ndarray
         **momentum_fields(items),
         charge=field_values(items, "charge"),
         mass=np.full(len(items), MASSES_MEV[kind]),
+    )
+    props["charge"] = np.where(
+        np.isfinite(props["charge"]), props["charge"], charge_from_pdg(items)
     )
     if kind == "photon":
         props["charge"] = np.zeros(len(items))
@@ -576,45 +651,16 @@ def compound_layer(
         segment_owner=segment_owner,
         triangles=triangles,
         triangle_owner=triangle_owner,
+        colors=own_colors(items),
+        lacking="eta and phi, or links to tracks and clusters",
     )
 
 
 def build_scene(event: Mapping[str, Any]) -> EventScene:
-    """Every drawable collection of a Phoenix event, as layers; notes for what was skipped."""
-    layers: list[Layer] = []
-    notes: list[str] = []
-    track_lines: dict[str, list[np.ndarray | None]] = {}
-    for name, items in collections(event, "Tracks").items():
-        layer, lines = track_layer(name, items)
-        track_lines[name] = lines
-        layers.append(layer)
-    clusters = collections(event, "CaloClusters")
-    for kind_type in PHOENIX_TYPES:
-        for name, items in collections(event, kind_type).items():
-            if kind_type == "Tracks":
-                continue
-            if kind_type == "Jets":
-                layers.append(jet_layer(name, items))
-            elif kind_type in ("CaloClusters", "CaloCells"):
-                layers.append(cluster_layer(kind_type, name, items))
-            elif kind_type == "Vertices":
-                layers.append(vertex_layer(name, items))
-            elif kind_type == "MissingEnergy":
-                layers.append(met_layer(name, items))
-            elif kind_type == "Hits":
-                layers.append(hit_layer(name, items))
-            else:
-                layers.append(compound_layer(kind_type, name, items, track_lines, clusters))
-    for kind_type, value in event.items():
-        if isinstance(value, dict) and kind_type not in PHOENIX_TYPES:
-            count = sum(len(v) for v in value.values() if isinstance(v, list))
-            if count:
-                notes.append(f"not drawn: {count} objects of type {kind_type}")
-    for layer in layers:
-        undrawn = layer.size - len(drawn_objects(layer))
-        if undrawn:
-            notes.append(f"{layer.collection}: {undrawn} of {layer.size} objects lack a position")
-    return EventScene(layers=layers, notes=notes)
+    """Every drawable collection of a Phoenix event, as layers; notes for what was left out."""
+    from app.display.builders import scene_of  # the builders use this module's shapes
+
+    return scene_of(event)
 
 
 def drawn_objects(layer: Layer) -> np.ndarray:

@@ -180,3 +180,84 @@ def feature_edges(
     vertex_at = np.zeros((merged.max() + 1 if len(merged) else 0, 3))
     vertex_at[merged.ravel()] = points
     return vertex_at[order[first[keep]]]
+
+
+def rotation_between(start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """The rotation matrix (3, 3) turning unit vector `start` onto unit vector `end`.
+
+    The same rotation three.js's Quaternion.setFromUnitVectors makes (Phoenix places planar
+    calorimeter cells with it), including its choice for opposite vectors.
+    """
+    real = float(np.dot(start, end)) + 1.0
+    if real < 1e-6:
+        if abs(start[0]) > abs(start[2]):
+            quaternion = np.array([-start[1], start[0], 0.0, 0.0])
+        else:
+            quaternion = np.array([0.0, -start[2], start[1], 0.0])
+    else:
+        quaternion = np.array([*np.cross(start, end), real])
+    x, y, z, w = quaternion / np.linalg.norm(quaternion)
+    return np.array(
+        [
+            [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+            [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+            [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
+        ]
+    )
+
+
+@lru_cache(maxsize=1)
+def _corner_triples() -> np.ndarray:
+    """Every choice (56, 3) of three of eight corners."""
+    from itertools import combinations
+
+    return np.array(list(combinations(range(8), 3)), dtype=np.int64)
+
+
+def hull_triangles(corners: np.ndarray, tolerance: float = 1e-6) -> tuple[np.ndarray, np.ndarray]:
+    """Triangles (M, 3, 3) of the convex hulls of 8-corner cells (N, 8, 3), and each one's cell.
+
+    A triangle of three corners is on the hull when no other corner lies outside its plane. A
+    flat face of four corners would give four such triangles (both diagonals): only the two that
+    share the face's lowest corner and end on an edge of the face are kept.
+    """
+    if len(corners) == 0:
+        return np.zeros((0, 3, 3)), np.zeros(0, dtype=np.int64)
+    triples = _corner_triples()
+    tri = corners[:, triples]  # (N, 56, 3, 3)
+    normal = np.cross(tri[:, :, 1] - tri[:, :, 0], tri[:, :, 2] - tri[:, :, 0])
+    size = np.abs(corners - corners.mean(axis=1, keepdims=True)).max(axis=(1, 2))
+    scale = np.maximum(size, 1e-12)[:, None, None]
+    offsets = corners[:, None, :, :] - tri[:, :, 0][:, :, None, :]  # (N, 56, 8, 3)
+    length = np.linalg.norm(normal, axis=-1, keepdims=True)
+    reach = np.einsum("ntk,ntjk->ntj", normal, offsets) / (length + 1e-300) / scale
+    solid = np.linalg.norm(normal, axis=-1) > tolerance * scale[:, :, 0] ** 2
+    above, below = (reach > tolerance).any(axis=-1), (reach < -tolerance).any(axis=-1)
+    on_hull = solid & ~(above & below)
+    coplanar = np.abs(reach) <= tolerance  # (N, 56, 8): includes the triangle's own corners
+    extra = coplanar.sum(axis=-1) - 3
+    keep = on_hull & (extra == 0)
+    quad = on_hull & (extra == 1)
+    if quad.any():
+        keep |= quad & _fan_of_quad(corners, triples, coplanar)
+    keep |= on_hull & (extra > 1)  # more than four corners in one plane: overlaps are harmless
+    cell, which = np.nonzero(keep)
+    return tri[cell, which], cell
+
+
+def _fan_of_quad(corners: np.ndarray, triples: np.ndarray, coplanar: np.ndarray) -> np.ndarray:
+    """Which triangles of flat four-corner faces belong to the fan from the face's lowest corner."""
+    own = np.zeros((len(triples), 8), dtype=bool)
+    own[np.arange(len(triples))[:, None], triples] = True
+    fourth = np.argmax(coplanar & ~own[None], axis=-1)  # (N, 56)
+    lowest = np.minimum(triples[None, :, 0], fourth)
+    has_lowest = triples[None, :, 0] == lowest  # triples are sorted: their first is their lowest
+    # the two other corners x, y: the lowest corner and the fourth on the same side of line xy
+    x = corners[:, triples[:, 1]]
+    y = corners[:, triples[:, 2]]
+    a = corners[:, triples[:, 0]]
+    w = np.take_along_axis(corners, fourth[..., None], axis=1)
+    side_a = np.cross(y - x, a - x)
+    side_w = np.cross(y - x, w - x)
+    same_side = np.einsum("ntk,ntk->nt", side_a, side_w) > 0
+    return has_lowest & same_side

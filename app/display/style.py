@@ -16,6 +16,7 @@ KIND_COLORS = {
     "photon": "#ffe03a",
     "jet": "#ff9f1c",
     "cluster": "#35c7e8",
+    "cell": "#4fe0b0",
     "vertex": "#f5f5f5",
     "met": "#ff4040",
     "hit": "#b5e655",
@@ -27,6 +28,7 @@ KIND_OPACITY = {
     "jet": 0.3,
     "muon": 0.95,
     "cluster": 0.75,
+    "cell": 0.85,
     "electron": 0.9,
     "photon": 0.85,
     "vertex": 1.0,
@@ -83,6 +85,13 @@ def lighter(color: str, amount: float = 0.4) -> str:
 def collection_color(index: int) -> str:
     """The colour of the index-th track collection when colouring by collection."""
     return COLLECTION_PALETTE[index % len(COLLECTION_PALETTE)]
+
+
+def with_own_colors(colors: np.ndarray, own: np.ndarray | None) -> np.ndarray:
+    """`colors` (N, 3), replaced by the file's own colour of an object where it gives one."""
+    if own is None:
+        return colors
+    return np.where(np.isfinite(own).all(axis=1)[:, None], own, colors).astype(np.float32)
 
 
 def object_colors(

@@ -17,7 +17,7 @@ import param
 
 from app.config import AppConfig
 from app.display import events as event_files
-from app.display.bridge import SCENE_CLASS, browser_bridge
+from app.display.bridge import SCENE_CLASS, UPLOAD_CLASS, browser_bridge
 from app.display.camera import DEFAULT_VIEW, FIELD_OF_VIEW_DEG, VIEW_DIRECTIONS, preset_view
 from app.display.collection_list import collection_list
 from app.display.controls import detector_control, legend_html
@@ -31,7 +31,7 @@ from app.display.objects3d import (
 from app.display.offline import local_widget_pane
 from app.display.scene import EventScene, Layer, build_scene
 from app.display.selection import Selection
-from app.display.style import BACKGROUND, object_colors
+from app.display.style import BACKGROUND, object_colors, with_own_colors
 from app.display.view_cameras import ViewCameras
 from app.file_cache import once_per_version
 from app.masterclass.setup import student_card
@@ -158,7 +158,13 @@ class EventDisplay:
         self.alert = alert_pane("danger", width=CANVAS_SIZE[0])
         self.file_select = pn.widgets.Select(label="Event file", options=[], width=280)
         self.file_select.param.watch(self._on_file_select, "value")
-        self.upload = upload_box(self.config.max_upload_mb, UPLOAD_SUFFIXES, width=280, height=90)
+        self.upload = upload_box(
+            self.config.max_upload_mb,
+            UPLOAD_SUFFIXES,
+            width=280,
+            height=90,
+            css_classes=[UPLOAD_CLASS],
+        )
         self.upload.param.watch(self._on_upload, "value")
         self.upload.param.watch(self._on_refused_upload, "refused")
         self.previous_button = pn.widgets.Button(label="◀ Previous", width=88)
@@ -354,6 +360,7 @@ class EventDisplay:
             scene = build_scene(event)
         except (ValueError, TypeError, KeyError, IndexError) as error:
             LOG.exception("event %s of %s cannot be drawn", key, self.file.name)
+            self.clear_event()  # nothing of the previous event stays under this file's name
             self.fail(f"Event {key} of {self.file.name} cannot be drawn: {error}")
             return
         with pn.io.hold():
@@ -367,6 +374,26 @@ class EventDisplay:
             self._show_event_text(key, event)
             self.recorder.event_shown()
             self.clear_alert()
+
+    def clear_event(self) -> None:
+        """Draw no event and say so (after an event that cannot be drawn)."""
+        self.scene = EventScene(layers=[], notes=[])
+        self.object_table.show(self.scene.layers, self._hidden_keys())
+        with param.parameterized.discard_events(self.selection):
+            self.selection.reset(self.scene)
+        self._on_selection()  # panels empty, the scene redrawn without objects
+        self.metadata.object = ""
+        self.notes.object = ""
+        self.position_label.object = "<div style='font-size:15px;color:#666'>No event shown</div>"
+        self.recorder.event_shown()
+
+    def _show_file_in_menu(self) -> None:
+        """The file menu back on the file whose event is shown (after a file was refused)."""
+        self._updating = True
+        try:
+            self.file_select.value = self.file.name if self.file else None
+        finally:
+            self._updating = False
 
     def _show_event_text(self, key: str, event: dict) -> None:
         """Metadata, list position, labels and URL of the shown event."""
@@ -437,7 +464,8 @@ class EventDisplay:
         assert self.scene is not None
         track_keys = [other.key for other in self.scene.layers if other.kind == "track"]
         order = track_keys.index(layer.key) if layer.key in track_keys else 0
-        return object_colors(layer.kind, layer.props["charge"], self.color_mode.value, order)
+        colors = object_colors(layer.kind, layer.props["charge"], self.color_mode.value, order)
+        return with_own_colors(colors, layer.colors)
 
     def _highlighted(self, key: str) -> frozenset[int]:
         """Objects of layer `key` drawn highlighted (selected or focused)."""
@@ -673,6 +701,7 @@ class EventDisplay:
             else:
                 self.open_bundled(event.new)
         except EventLabError as error:
+            self._show_file_in_menu()
             self.fail(str(error))
 
     def _on_list(self, event: Any) -> None:
@@ -712,6 +741,10 @@ class EventDisplay:
 
         def refused(error: EventLabError) -> None:
             self.panel.loading = False
+            self.bridge.clear_upload(str(error))  # the box must not say "Upload complete"
+            if self.file is not None and self.file.name == safe_name not in self.bundled:
+                self._open_default()  # the shown file was the one this upload was to replace
+            self._show_file_in_menu()
             self.fail(str(error))
 
         self.panel.loading = True
@@ -720,7 +753,20 @@ class EventDisplay:
     def _on_refused_upload(self, event: Any) -> None:
         """A file larger than the upload limit was dropped while it arrived."""
         if event.new:
-            self.fail(upload_refusal(event.new, self.config.max_upload_mb))
+            message = upload_refusal(event.new, self.config.max_upload_mb)
+            self.bridge.clear_upload(message)
+            self.fail(message)
+
+    def _open_default(self) -> None:
+        """Show the first file of the menu, or no event when there is none."""
+        for name in self.bundled:
+            try:
+                self.open_bundled(name)
+                return
+            except EventLabError:
+                continue
+        self.file = None
+        self.clear_event()
 
 
 def page_args() -> dict:

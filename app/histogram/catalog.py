@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-import functools
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.caches import SizeBoundedCache
 from app.data_folders import files_inside
-from app.histogram.data import DATA_SUFFIXES, Dataset, read_dataset
+from app.histogram.data import DATA_SUFFIXES, ROOT_SUFFIXES, Dataset, read_dataset
 from app.histogram.errors import DatasetError
+from app.histogram.root_columns import holds_column_tree
 
 MAX_NAME_LENGTH = 200
+# The data folders' files kept read, once per server process for every page: the newest one is
+# always kept, older ones while all fit (their float64 conversions have a bound of their own).
+SHARED_TABLE_BYTES = 512 * 1024 * 1024
+SHARED_TABLES = SizeBoundedCache(SHARED_TABLE_BYTES)
+_READING = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -27,9 +34,17 @@ def list_data_files(folders: tuple[Path, ...]) -> list[DataFile]:
     found: dict[str, DataFile] = {}
     for folder in folders:
         for path in files_inside(folder, DATA_SUFFIXES):
-            if is_safe_name(path.name):
+            if is_safe_name(path.name) and offers_columns(path):
                 found.setdefault(path.name, DataFile(path.name, path, path.stat().st_size))
     return sorted(found.values(), key=lambda item: item.name.lower())
+
+
+def offers_columns(path: Path) -> bool:
+    """False for ROOT files without a tree of columns (PHYSLITE: the event display's files)."""
+    if not path.name.lower().endswith(ROOT_SUFFIXES):
+        return True
+    stat = path.stat()
+    return holds_column_tree(str(path), stat.st_mtime_ns, stat.st_size)
 
 
 def is_safe_name(name: str) -> bool:
@@ -50,7 +65,7 @@ def resolve_data_file(name: str, folders: tuple[Path, ...]) -> Path:
     if not is_safe_name(name):
         raise DatasetError(f"{name!r} is not a plain file name of a data folder")
     if not name.lower().endswith(DATA_SUFFIXES):
-        raise DatasetError(f"{name} is not a CSV or parquet file")
+        raise DatasetError(f"{name} is not a CSV, parquet or ROOT column file")
     for data_file in list_data_files(folders):
         if data_file.name == name:
             return data_file.path
@@ -61,11 +76,12 @@ def open_data_file(name: str, folders: tuple[Path, ...]) -> Dataset:
     """Load a data file by plain name; unchanged files are read once and shared read-only."""
     path = resolve_data_file(name, folders)
     stat = path.stat()
-    return load_cached(str(path), stat.st_mtime_ns, stat.st_size)
-
-
-@functools.lru_cache(maxsize=4)
-def load_cached(path: str, mtime_ns: int, size: int) -> Dataset:
-    """Read a file once per (path, modification time, size): datasets are never modified."""
-    del mtime_ns, size  # part of the cache key only
-    return read_dataset(Path(path), Path(path).name)
+    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    dataset = SHARED_TABLES.get(key)
+    if dataset is None:
+        with _READING:  # two pages opening the same file read it once
+            dataset = SHARED_TABLES.get(key)
+            if dataset is None:
+                dataset = read_dataset(path, path.name)
+                SHARED_TABLES.put(key, dataset, dataset.nbytes)
+    return dataset

@@ -8,9 +8,10 @@ import math
 import sys
 from pathlib import Path
 
-from app.histogram.errors import BinningError
+from app.histogram.errors import BinningError, FitError
 
-SIGNAL_CHOICES = ("gauss", "bw", "cb")
+SIGNAL_CHOICES = ("gauss", "bw", "voigt", "cb")
+Z_WIDTH_TEXT = "2.4952"
 BACKGROUND_CHOICES = ("none", "linear", "exp")
 
 
@@ -18,11 +19,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register `eventlab hist`."""
     parser = subparsers.add_parser(
         "hist",
-        help="histogram a variable of a CSV or parquet column file, optionally fit a peak",
+        help="histogram a variable of a CSV, parquet or ROOT column file, optionally fit a peak",
         description=(
-            "Fill a histogram of an expression over the rows of a CSV or parquet file, with an "
-            "optional cut and weight, print its statistics (or JSON with --json), fit a peak "
-            "with --fit, and save a PNG with --png."
+            "Fill a histogram of an expression over the rows of a CSV, parquet or ROOT file "
+            "(NanoAOD `Events`, education ntuples `mini` and `analysis`: only the branches the "
+            "expressions use are read), with an optional cut and weight, print its statistics "
+            "(or JSON with --json), fit a peak with --fit, and save a PNG with --png. A list "
+            "column such as Muon_pt gives Muon_pt_1 (leading), Muon_pt_2, Muon_pt_n (count), "
+            "and all its elements as the variable."
         ),
         epilog=(
             "example: eventlab hist Zmumu_Run2011A.csv "
@@ -30,13 +34,26 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             "--cut 'Q1*Q2 < 0' --bins 60 --range 60,120 --fit bw --png z.png"
         ),
     )
-    parser.add_argument("file", type=Path, metavar="FILE", help="CSV or parquet column file")
+    parser.add_argument("file", type=Path, metavar="FILE", help="CSV, parquet or ROOT column file")
     parser.add_argument("--x", required=True, metavar="EXPR", help="variable or expression")
     parser.add_argument("--cut", default="", metavar="EXPR", help="keep rows where EXPR holds")
     parser.add_argument("--weight", default="", metavar="EXPR", help="weight of each row")
     parser.add_argument("--bins", type=int, metavar="N", help="number of bins (default: auto)")
     parser.add_argument("--range", type=number_pair, metavar="LO,HI", help="histogram range")
-    parser.add_argument("--fit", choices=SIGNAL_CHOICES, help="fit a peak of this shape")
+    parser.add_argument(
+        "--fit",
+        choices=SIGNAL_CHOICES,
+        help="fit a peak: gauss, bw (Breit-Wigner), voigt (Breit-Wigner convolved with a "
+        "Gaussian resolution: the Z's shape), cb (Crystal Ball)",
+    )
+    parser.add_argument(
+        "--fix-width",
+        nargs="?",
+        type=float,
+        const=float(Z_WIDTH_TEXT),
+        metavar="WIDTH",
+        help=f"hold the bw or voigt width fixed (default {Z_WIDTH_TEXT}, the Z's width in GeV)",
+    )
     parser.add_argument(
         "--background", choices=BACKGROUND_CHOICES, default="none", help="background under the peak"
     )
@@ -82,9 +99,13 @@ def run(args: argparse.Namespace) -> int:
         binning = Binning(args.bins or 50, *args.range)
     histogram = fill(selection, binning)
     fit = None
+    if args.fix_width is not None and args.fit not in ("bw", "voigt"):
+        raise FitError("--fix-width needs --fit bw or --fit voigt")
     if args.fit:
         weighted = selection.weighted
-        fit = fit_peak(histogram, args.fit, args.background, args.fit_range, weighted)
+        fit = fit_peak(
+            histogram, args.fit, args.background, args.fit_range, weighted, args.fix_width
+        )
         fit = units_for(fit, expression_unit(args.x) or "")
     statistics = summary(selection, histogram)
     if args.png:
@@ -144,15 +165,9 @@ def text_report(args: argparse.Namespace, statistics: dict, fit) -> str:
         f"no value {statistics['no_value']:,}",
     ]
     if fit is not None:
-        lines.append(
-            f"  fit {fit.signal} + {fit.background} in [{fit.low:g}, {fit.high:g}]: "
-            f"chi2/ndf = {fit.chi2:.1f}/{fit.ndf}" + ("" if fit.valid else "  (NOT CONVERGED)")
-        )
-        for parameter in fit.parameters:
-            unit = f" {parameter.unit}" if parameter.unit else ""
-            lines.append(
-                f"    {parameter.name:<13} {parameter.value:.6g} ± {parameter.error:.3g}{unit}"
-            )
+        from app.histogram.fit_report import fit_lines
+
+        lines.extend(fit_lines(fit))
     if args.png:
         lines.append(f"  plot written to {args.png}")
     return "\n".join(lines)

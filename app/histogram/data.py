@@ -1,4 +1,4 @@
-"""Column files (CSV, parquet) read with pyarrow into datasets of float64 columns."""
+"""Column files (CSV, parquet; ROOT in root_columns.py) read into datasets of float64 columns."""
 
 from __future__ import annotations
 
@@ -21,12 +21,14 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from app.caches import SizeBoundedCache
+from app.histogram.arrow_columns import plain_table
 from app.histogram.errors import DatasetError
 from app.memory import MB, SessionMemory
 
 CSV_SUFFIXES = (".csv", ".tsv", ".txt")
 PARQUET_SUFFIXES = (".parquet", ".pq")
-DATA_SUFFIXES = CSV_SUFFIXES + PARQUET_SUFFIXES
+ROOT_SUFFIXES = (".root",)
+DATA_SUFFIXES = CSV_SUFFIXES + PARQUET_SUFFIXES + ROOT_SUFFIXES
 SNIFF_BYTES = 64 * 1024
 SNIFF_LINES = 20
 MAX_COLUMNS = 10_000  # NanoAOD files have about 1,600
@@ -38,8 +40,10 @@ MISSING_SHOWN = 1
 # What reading takes per value: a CSV cell becomes 8 bytes; parquet values by physical type.
 CSV_VALUE_BYTES = 8
 PHYSICAL_WIDTHS = {"BOOLEAN": 1, "INT32": 4, "FLOAT": 4, "INT64": 8, "DOUBLE": 8, "INT96": 12}
-# float64 conversions kept of a file shared by every page (an upload's count for its page).
+# float64 conversions of the data folders' files, kept once per server process for every page
+# (an upload's conversions count for its page instead).
 SHARED_CONVERSION_BYTES = 512 * MB
+SHARED_CONVERSIONS = SizeBoundedCache(SHARED_CONVERSION_BYTES)
 NAMES_SHOWN = 5  # column names written out in a message
 MISSING_LISTED = 50  # ... and at most this many in the collapsed list
 # Schema metadata written by pandas or Arrow themselves, not meant for people.
@@ -75,8 +79,8 @@ class MissingValues:
 class Dataset:
     """A table of per-event numeric columns, converted to float64 numpy arrays on first use.
 
-    Conversions are kept in a bounded cache: of a file shared by every page, at most
-    SHARED_CONVERSION_BYTES; of an upload, within its page's memory (see `for_page`).
+    Conversions are kept in a bounded cache: of the files shared by every page, at most
+    SHARED_CONVERSION_BYTES in all; of an upload, within its page's memory (see `for_page`).
     """
 
     name: str
@@ -84,9 +88,9 @@ class Dataset:
     metadata: dict[str, str] = field(default_factory=dict)
     ignored: tuple[str, ...] = ()
     missing: tuple[MissingValues, ...] = ()
-    _arrays: SizeBoundedCache = field(
-        default_factory=lambda: SizeBoundedCache(SHARED_CONVERSION_BYTES), repr=False
-    )
+    _arrays: SizeBoundedCache = field(default=SHARED_CONVERSIONS, repr=False)
+    # Part of this dataset's keys in a shared cache (an object, so never reused as an id may be).
+    _token: object = field(default_factory=object, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def for_page(self, memory: SessionMemory) -> Dataset:
@@ -98,6 +102,15 @@ class Dataset:
     def n_rows(self) -> int:
         """Number of rows (events)."""
         return self.table.num_rows
+
+    @property
+    def nbytes(self) -> int:
+        """The memory the dataset holds besides its conversions."""
+        return self.table.nbytes
+
+    def arrow_column(self, name: str) -> pa.ChunkedArray:
+        """One column as Arrow holds it (a file format may read it only now)."""
+        return self.table.column(name)
 
     @property
     def scalar_columns(self) -> list[str]:
@@ -118,18 +131,18 @@ class Dataset:
     def column(self, name: str) -> np.ndarray:
         """The read-only float64 array of a scalar column or of a view of a list column."""
         with self._lock:
-            array = self._arrays.get(name)
+            array = self._arrays.get((self._token, name))
             if array is None:
                 array = self._convert(name)
                 array.flags.writeable = False
-                self._arrays.put(name, array, array.nbytes)
+                self._arrays.put((self._token, name), array, array.nbytes)
             return array
 
     def elements(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """All elements of a list column flattened, and the number of elements of each row."""
         if name not in self.jagged_columns:
             raise DatasetError(f"{name!r} is not a list column of {self.name}")
-        chunked = self.table.column(name)
+        chunked = self.arrow_column(name)
         values = pc.list_flatten(chunked)
         counts = pc.fill_null(pc.list_value_length(chunked), 0)
         return to_float64(values), counts.to_numpy().astype(np.int64)
@@ -137,7 +150,7 @@ class Dataset:
     def _convert(self, name: str) -> np.ndarray:
         """Convert one column or list view to float64 (nulls become NaN)."""
         if name in self.table.column_names and name not in self.jagged_columns:
-            return to_float64(self.table.column(name))
+            return to_float64(self.arrow_column(name))
         for jagged in self.jagged_columns:
             suffix = name[len(jagged) :]
             if name.startswith(jagged) and suffix in JAGGED_VIEWS:
@@ -187,12 +200,16 @@ def jagged_view(values: np.ndarray, counts: np.ndarray, suffix: str) -> np.ndarr
 def read_dataset(
     source: Path | bytes, name: str, room: Callable[[int], None] | None = None
 ) -> Dataset:
-    """Read a CSV or parquet file (a path, or the bytes of an upload) and validate it.
+    """Read a CSV, parquet or ROOT file (a path, or the bytes of an upload) and validate it.
 
     `room(nbytes)`, when given, is asked before the table is built with the memory it will take
     (from the parquet metadata, or rows x columns of a CSV file), and refuses by raising.
     """
     suffix = Path(name).suffix.lower()
+    if suffix in ROOT_SUFFIXES:
+        from app.histogram.root_columns import read_root_dataset
+
+        return read_root_dataset(source, name)
     if suffix not in DATA_SUFFIXES:
         allowed = ", ".join(DATA_SUFFIXES)
         raise DatasetError(f"{name}: unsupported file type {suffix or '(none)'}; use {allowed}")
@@ -365,6 +382,7 @@ def validated_dataset(table: pa.Table, name: str, metadata: dict[str, str]) -> D
         )
     if table.num_rows == 0:
         raise DatasetError(f"{name} has a header row but no data rows")
+    table = plain_table(table)
     fields = list(table.schema)
     usable = [f.name for f in fields if is_numeric_type(f.type) or is_list_type(f.type)]
     ignored = tuple(f.name for f in fields if not (is_numeric_type(f.type) or is_list_type(f.type)))

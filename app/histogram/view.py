@@ -32,8 +32,10 @@ from app.histogram.evaluation import Evaluator
 from app.histogram.exercises import Exercise, Step, check_answer, discover_exercises
 from app.histogram.figure import DATA_COLOUR, PALETTE, Layer, PlotData, bins_table, category_label
 from app.histogram.filling import Binning, FilledHistogram, Selection, auto_binning, summary
-from app.histogram.fitting import BACKGROUNDS, SIGNALS, FitResult, fit_peak, units_for
+from app.histogram.fit_report import fit_html
+from app.histogram.fitting import BACKGROUNDS, SIGNALS, Z_WIDTH, FitResult, fit_peak, units_for
 from app.histogram.links import LinkSettings, settings_from_query, settings_query
+from app.histogram.tables import table_html
 from app.histogram.units import axis_label, column_unit, expression_unit
 from app.memory import SessionMemory
 from app.safe_html import alert_pane, markdown_html, show_alert, text_html
@@ -90,6 +92,7 @@ class PlotRequest:
     background: str
     fit_range: tuple[float | None, float | None]
     overlays: tuple[Overlay, ...]
+    fixed_width: float | None = None
 
 
 @dataclass(frozen=True)
@@ -195,6 +198,12 @@ class HistogramLab:
         )
         self.fit_low = pn.widgets.FloatInput(label="Fit from", value=None, width=100)
         self.fit_high = pn.widgets.FloatInput(label="Fit to", value=None, width=100)
+        self.fix_width = pn.widgets.Checkbox(
+            label=f"Fix the width at the Z's, {Z_WIDTH} GeV (Breit-Wigner, Voigtian)", value=False
+        )
+        self.suggested_range_button = pn.widgets.Button(
+            label="Fit the suggested range", width=200, visible=False
+        )
         self.png_download = pn.widgets.FileDownload(
             callback=self._png_file, filename="histogram.png", label="Download PNG", width=140
         )
@@ -234,7 +243,7 @@ class HistogramLab:
         controls = pn.Column(
             pn.Card(
                 self.dataset_select,
-                pn.pane.Markdown("Or upload a CSV or parquet file:", margin=(0, 10)),
+                pn.pane.Markdown("Or upload a CSV, parquet or ROOT file:", margin=(0, 10)),
                 self.upload,
                 self.dataset_info,
                 title="Data",
@@ -263,6 +272,7 @@ class HistogramLab:
             pn.Card(
                 pn.Row(self.fit_select, self.background_select),
                 pn.Row(self.fit_low, self.fit_high),
+                self.fix_width,
                 title="Fit",
                 sizing_mode="stretch_width",
             ),
@@ -290,6 +300,7 @@ class HistogramLab:
             self.plot_pane,
             self.stats_pane,
             self.fit_pane,
+            self.suggested_range_button,
             sizing_mode="stretch_width",
         )
         exercise = pn.Column(
@@ -315,6 +326,8 @@ class HistogramLab:
             widget.param.watch(self._on_setting, "value")
         for widget in (self.logy, self.density, self.fit_select, self.background_select):
             widget.param.watch(self._on_setting, "value")
+        self.fix_width.param.watch(self._on_setting, "value")
+        self.suggested_range_button.on_click(self._on_suggested_range)
         for widget in (self.fit_low, self.fit_high):
             widget.param.watch(self._on_setting, "value")
         for widget in (self.low_input, self.high_input):
@@ -336,7 +349,7 @@ class HistogramLab:
         if not options:
             folders = ", ".join(str(folder) for folder in self.config.data_dirs)
             self._show_notice(
-                f"No data files were found in {folders}. Upload a CSV or parquet file."
+                f"No data files were found in {folders}. Upload a CSV, parquet or ROOT file."
             )
             return
         link, problems = settings_from_query(current_query())
@@ -465,7 +478,7 @@ class HistogramLab:
                 raise DatasetError(upload_refusal(name, self.config.max_upload_mb))
             raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
             dataset = read_dataset(raw, name, room=partial(self.memory.check, owner, what=name))
-            self.memory.hold(owner, dataset.table.nbytes, name)
+            self.memory.hold(owner, dataset.nbytes, name)
             return dataset.for_page(self.memory)
 
         def opened(dataset: Dataset) -> None:
@@ -589,6 +602,7 @@ class HistogramLab:
             background=self.background_select.value,
             fit_range=(self.fit_low.value, self.fit_high.value),
             overlays=tuple(self.overlays),
+            fixed_width=Z_WIDTH if self.fix_width.value else None,
         )
 
     def _compute(self, request: PlotRequest, started: float) -> PlotOutcome:
@@ -630,10 +644,20 @@ class HistogramLab:
         self.stats_pane.object = outcome.statistics
         self.fit_pane.object = fit_html(self.fit)
         self.fit_pane.visible = self.fit is not None
+        self.suggested_range_button.visible = bool(self.fit and self.fit.suggested_range)
         self.overlay_list.object = list_html(overlay.label for overlay in self.overlays)
         self.link_text.value = self._link()
         self.error_alert.visible = False
         self.last_refresh_ms = 1e3 * (time.perf_counter() - outcome.started)
+
+    def _on_suggested_range(self, event: object = None) -> None:
+        """Fit again over the range the last fit suggested."""
+        if self.fit is None or self.fit.suggested_range is None:
+            return
+        low, high = self.fit.suggested_range
+        with self._quietly():
+            self.fit_low.value = low
+        self.fit_high.value = high
 
     def _fail(self, error: EventLabError) -> None:
         """An action that could not be done: say why above the plot."""
@@ -930,7 +954,8 @@ def plot_fit(histogram: FilledHistogram, weighted: bool, request: PlotRequest) -
     low, high = request.fit_range
     low = histogram.edges[0] if low is None else low
     high = histogram.edges[-1] if high is None else high
-    result = fit_peak(histogram, request.fit, request.background, (low, high), weighted)
+    fixed = request.fixed_width if request.fit in ("bw", "voigt") else None
+    result = fit_peak(histogram, request.fit, request.background, (low, high), weighted, fixed)
     return units_for(result, expression_unit(request.x) or "")
 
 
@@ -1014,36 +1039,6 @@ def missing_html(columns: list[MissingValues]) -> str:
         f"Columns in use — {described}. Empty values are not plotted (see <i>no value</i>); "
         "in a cut, <code>&gt;</code>, <code>&lt;</code> or <code>==</code> on an empty value "
         "is false.</p>"
-    )
-
-
-def fit_html(result: FitResult | None) -> str:
-    """A table of fitted parameters with uncertainties, and chi2/ndf."""
-    if result is None:
-        return ""
-    rows = "".join(
-        f"<tr><td>{p.name}</td><td>{p.value:.5g} ± {p.error:.2g}</td><td>{p.unit}</td></tr>"
-        for p in result.parameters
-    )
-    quality = f"χ²/ndf = {result.chi2:.1f} / {result.ndf}"
-    if result.ndf:
-        quality += f" = {result.chi2 / result.ndf:.2f}"
-    if not result.valid:
-        quality += " — the fit did not converge: try another range or shape"
-    title = f"Fit: {SIGNALS[result.signal]}, {BACKGROUNDS[result.background]}"
-    rows += f"<tr><td colspan='3'>{quality}</td></tr>"
-    return table_html(title, "<tr><th>parameter</th><th>value</th><th>unit</th></tr>" + rows)
-
-
-def table_html(title: str, rows: str) -> str:
-    """A small styled table with a caption."""
-    return (
-        "<table style='border-collapse:collapse;font-size:13px' class='histogram-table'>"
-        f"<caption style='text-align:left;font-weight:bold'>{html.escape(title)}</caption>"
-        f"{rows}</table>"
-        "<style>.histogram-table td,.histogram-table th{padding:2px 8px;"
-        "border-bottom:1px solid #ddd;text-align:right}"
-        ".histogram-table td:first-child,.histogram-table th:first-child{text-align:left}</style>"
     )
 
 
