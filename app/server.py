@@ -348,7 +348,11 @@ def teacher_panel(config: AppConfig, key: str | None) -> Any:
 
 def display_widgets(displays: list) -> list[Any]:
     """The root widgets of a page's event displays (closing them frees the rest)."""
-    return [widget for display in displays for widget in (display.renderer, *display.drawing.all())]
+    return [
+        widget
+        for display in displays
+        for widget in (display.renderer, *display.cameras.widgets(), *display.drawing.all())
+    ]
 
 
 def warm_up(config: AppConfig) -> None:

@@ -206,3 +206,23 @@ def test_kept_pickable_geometries_span_the_world_for_every_event(display):
 def test_lighter_mixes_towards_white():
     assert lighter("#000000", 0.5) == "#808080"
     assert lighter("#d9534f", 0.0) == "#d9534f" and lighter("#d9534f", 1.0) == "#ffffff"
+
+
+def test_end_on_and_side_views_are_orthographic_projections(display):
+    from app.display.camera import framed_extent, orthographic_frame
+
+    radius, half_length = framed_extent()
+    for name in ("End-on (x-y)", "Side (z-y)"):
+        display.view_buttons.value = name
+        camera = display.renderer.camera
+        assert type(camera).__name__ == "OrthographicCamera"
+        assert display.renderer.controls[0].enableRotate is False
+        assert display.renderer.controls[1] is display.picker
+        half_width, half_height = orthographic_frame(name, ASPECT)
+        assert (camera.right, camera.top) == (half_width, half_height)
+        across = half_length if name.startswith("Side") else radius
+        assert 0.85 < max(across / half_width, radius / half_height) <= 1.0  # framed, all in
+        assert display.picker.pointThreshold == pytest.approx(max(5.0, 8.0 * 2 * half_height / 560))
+    display.reset_view()
+    assert type(display.renderer.camera).__name__ == "PerspectiveCamera"
+    assert display.renderer.controls[0] is display.orbit

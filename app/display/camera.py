@@ -74,3 +74,28 @@ def preset_view(
     unit = np.asarray(direction) / np.linalg.norm(direction)
     position = tuple(round(float(value), 1) for value in unit * distance)
     return position, up  # type: ignore[return-value]
+
+
+# Views that physicists read as 2D projections: drawn with an orthographic camera, so that the
+# end-cap wheels are circles and lengths along the beam are true (as in Phoenix's 2D views).
+ORTHOGRAPHIC_VIEWS = ("End-on (x-y)", "Side (z-y)")
+ORTHOGRAPHIC_DISTANCE_MM = 40000.0  # far outside the detector, so nothing is behind the camera
+
+
+@lru_cache(maxsize=8)
+def orthographic_frame(name: str, aspect: float) -> tuple[float, float]:
+    """Half width and half height (mm) of an orthographic view showing the framed systems."""
+    radius, half_length = framed_extent()
+    across = half_length if name == "Side (z-y)" else radius  # horizontal half extent
+    half_height = max(radius, across / aspect) / FILL
+    return half_height * aspect, half_height
+
+
+def orthographic_position(
+    name: str,
+) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
+    """Camera position and up vector of an orthographic view, looking at the collision point."""
+    direction, up = VIEW_DIRECTIONS[name]
+    unit = np.asarray(direction, dtype=np.float64) / np.linalg.norm(direction)
+    position = tuple(round(float(value), 1) for value in unit * ORTHOGRAPHIC_DISTANCE_MM)
+    return position, up  # type: ignore[return-value]

@@ -33,6 +33,7 @@ from app.display.offline import local_widget_pane
 from app.display.scene import EventScene, Layer, build_scene
 from app.display.selection import Selection
 from app.display.style import BACKGROUND, object_colors, with_own_colors
+from app.display.view_cameras import ViewCameras
 from app.file_cache import once_per_version
 from app.masterclass.setup import student_card
 from app.masterclass.student import EventChoice
@@ -145,8 +146,10 @@ class EventDisplay:
             height=height,
             antialias=True,
         )
+        self.cameras = ViewCameras(self.camera, self.orbit, width / height)
         self._update_pick_threshold()
         self.camera.observe(self._on_camera, names=["position"])
+        self.cameras.orthographic.observe(self._on_camera, names=["position", "zoom"])
         self.picker.observe(self._on_pick, names=["point"])
 
     def _build_widgets(self) -> None:
@@ -571,6 +574,7 @@ class EventDisplay:
         self.camera.position = position
         self.orbit.target = [0.0, 0.0, 0.0]
         self.camera.lookAt([0.0, 0.0, 0.0])
+        self.cameras.use(name, self.renderer, self.picker)
         self._update_pick_threshold()
 
     def reset_view(self) -> None:
@@ -591,15 +595,20 @@ class EventDisplay:
 
     def _update_pick_threshold(self) -> None:
         """Scale the picking distance with the camera distance (about PICK_PIXELS on screen)."""
-        distance = float(np.linalg.norm(self.camera.position))
         height = CANVAS_SIZE[1]
-        world_per_pixel = 2.0 * distance * math.tan(math.radians(self.camera.fov / 2.0)) / height
+        if self.renderer.camera is self.cameras.orthographic:
+            world_per_pixel = self.cameras.world_per_pixel(height)
+        else:
+            distance = float(np.linalg.norm(self.camera.position))
+            world_per_pixel = (
+                2.0 * distance * math.tan(math.radians(self.camera.fov / 2.0)) / height
+            )
         self.picker.pointThreshold = max(5.0, PICK_PIXELS * world_per_pixel)
 
     # ------------------------------------------------------------------ picking and mass
     def _on_camera(self, change: Any) -> None:
         """The camera moved (orbit, zoom or preset)."""
-        if camera_moved(change.old, change.new):
+        if change.name == "zoom" or camera_moved(change.old, change.new):
             self._camera_moved_at = time.monotonic()
         self._update_pick_threshold()
 
