@@ -16,6 +16,7 @@ from app.histogram.fitting import BACKGROUNDS, SIGNALS
 PREFIX = "h_"
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off"}
+MAX_ADDED = 8
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,10 @@ class LinkSettings:
     density: bool | None = None
     fit: str | None = None
     background: str | None = None
+    fit_range: tuple[float, float] | None = None
+    fix_width: bool | None = None
+    add: tuple[str, ...] | None = None  # more data files filling the same histogram
+    stack_files: bool | None = None
 
 
 def settings_query(settings: LinkSettings) -> str:
@@ -43,6 +48,8 @@ def settings_query(settings: LinkSettings) -> str:
             continue
         if isinstance(value, bool):
             text = "1" if value else "0"
+        elif isinstance(value, tuple) and all(isinstance(v, str) for v in value):
+            text = ",".join(value)
         elif isinstance(value, tuple):
             text = ",".join(f"{v:.10g}" for v in value)
         else:
@@ -76,6 +83,14 @@ def read_dataset_name(text: str) -> str:
     if not is_safe_name(text):
         raise ValueError("not a plain file name")
     return text
+
+
+def read_dataset_names(text: str) -> tuple[str, ...]:
+    """Plain data file names, comma-separated (at most MAX_ADDED)."""
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    if len(names) > MAX_ADDED:
+        raise ValueError(f"at most {MAX_ADDED} files can be added")
+    return tuple(read_dataset_name(name) for name in names)
 
 
 def read_expression(text: str) -> str:
@@ -138,4 +153,8 @@ READERS = {
     "density": read_flag,
     "fit": read_choice({"none": "", **SIGNALS}),
     "background": read_choice(BACKGROUNDS),
+    "fit_range": read_range,
+    "fix_width": read_flag,
+    "add": read_dataset_names,
+    "stack_files": read_flag,
 }
