@@ -69,6 +69,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--background", choices=BACKGROUND_CHOICES, default="none", help="background under the peak"
     )
     parser.add_argument("--fit-range", type=number_pair, metavar="LO,HI", help="fit range")
+    parser.add_argument(
+        "--lumi",
+        type=float,
+        metavar="L",
+        help="scale simulated files to L fb^-1 with their education-ntuple weight columns "
+        "(XSection, SumWeights ... or xsec, kfac, filteff, sum_of_weights); files without them "
+        "are data, drawn as points over the stacked simulation with a ratio below",
+    )
     parser.add_argument("--logy", action="store_true", help="logarithmic vertical axis (PNG)")
     parser.add_argument("--density", action="store_true", help="normalise to unit area")
     parser.add_argument("--png", type=Path, metavar="OUT", help="write the plot as a PNG image")
@@ -101,6 +109,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.bins is not None and args.bins < 1:
         raise BinningError("--bins must be at least 1")
+    if args.lumi is not None and not (math.isfinite(args.lumi) and args.lumi > 0):
+        raise BinningError("--lumi must be a positive luminosity in fb^-1")
     if args.fix_width is not None and args.fit not in ("bw", "voigt"):
         raise FitError("--fix-width needs --fit bw or --fit voigt")
     evaluators = {str(path): Evaluator(read_dataset(path, path.name)) for path in args.files}
@@ -122,11 +132,13 @@ def run(args: argparse.Namespace) -> int:
         background=args.background,
         fit_range=args.fit_range or (None, None),
         fixed_width=args.fix_width,
+        luminosity=args.lumi,
     )
     title = " + ".join(path.name for path in args.files)
     outcome = compute_plot(settings, evaluators.__getitem__, title=title)
     histogram, fit = outcome.histogram, outcome.fit
-    statistics = outcome.statistics[-1][1]  # the datasets' sum when there are several
+    summed = [numbers for label, numbers, _ in outcome.statistics if label == "all datasets"]
+    statistics = summed[0] if summed else outcome.statistics[0][1]
     if args.png:
         from app.histogram.png import write_png
 
@@ -146,6 +158,8 @@ def run(args: argparse.Namespace) -> int:
             },
             "statistics": statistics,
             "fit": None if fit is None else fit.as_dict(),
+            "luminosity_fb": args.lumi,
+            "notes": list(outcome.notes),
         }
         if len(keys) > 1:
             document["datasets"] = [
@@ -158,6 +172,8 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
     else:
         print(text_report(args, outcome.statistics, fit))
+        for note in outcome.notes:
+            print(f"  {note}")
     return 0
 
 

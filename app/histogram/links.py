@@ -17,6 +17,7 @@ PREFIX = "h_"
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off"}
 MAX_ADDED = 8
+MAX_LUMINOSITY = 1e6
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class LinkSettings:
     fix_width: bool | None = None
     add: tuple[str, ...] | None = None  # more data files filling the same histogram
     stack_files: bool | None = None
+    lumi: float | None = None  # fb^-1
 
 
 def settings_query(settings: LinkSettings) -> str:
@@ -121,6 +123,14 @@ def read_range(text: str) -> tuple[float, float]:
     return low, high
 
 
+def read_luminosity(text: str) -> float:
+    """A positive luminosity in fb^-1."""
+    value = float(text)
+    if not (math.isfinite(value) and 0 < value <= MAX_LUMINOSITY):
+        raise ValueError(f"must be a luminosity above 0 and at most {MAX_LUMINOSITY:g} fb^-1")
+    return value
+
+
 def read_flag(text: str) -> bool:
     """A true/false switch."""
     lowered = text.strip().lower()
@@ -157,4 +167,5 @@ READERS = {
     "fix_width": read_flag,
     "add": read_dataset_names,
     "stack_files": read_flag,
+    "lumi": read_luminosity,
 }

@@ -18,13 +18,33 @@ from app.histogram.evaluation import Evaluator
 from app.histogram.figure import DATA_COLOUR, PALETTE, Layer, PlotData, category_label
 from app.histogram.filling import Binning, FilledHistogram, Selection, auto_binning, summary
 from app.histogram.fitting import FitResult, fit_peak, units_for
+from app.histogram.luminosity import simulation_weight, weighted_by
 from app.histogram.settings import Overlay, PlotSettings
 from app.histogram.units import axis_label, expression_unit
 from converters.errors import EventLabError
 
 MAX_CATEGORIES = 12
+DATA_LABEL = "data"
 # One row of the statistics table: its label, the numbers, and whether entries are weighted.
 StatisticsRow = tuple[str, dict, bool]
+
+
+@dataclass(frozen=True)
+class Source:
+    """One dataset filling the main histogram, with the weight it is filled with."""
+
+    key: str
+    evaluator: Evaluator
+    weight: str
+    is_data: bool = False  # data beside simulation scaled to a luminosity
+
+
+def source_of(key: str, evaluator: Evaluator, settings: PlotSettings) -> Source:
+    """A dataset with its weight: the chosen one, times the luminosity weight of simulation."""
+    if not settings.luminosity:
+        return Source(key, evaluator, settings.weight)
+    factor = simulation_weight(evaluator, settings.luminosity)
+    return Source(key, evaluator, weighted_by(settings.weight, factor), is_data=factor is None)
 
 
 @dataclass(frozen=True)
@@ -38,6 +58,7 @@ class PlotOutcome:
     fit: FitResult | None
     columns_used: tuple[str, ...]
     started: float
+    notes: tuple[str, ...] = ()
 
 
 def compute_plot(
@@ -49,13 +70,18 @@ def compute_plot(
     if not x:
         raise ExpressionInputError("choose a variable or type an expression to plot")
     evaluators = [evaluator_for(key) for key in settings.datasets]
-    selections = [evaluator.selection(x, cut, weight) for evaluator in evaluators]
+    sources = [
+        source_of(key, evaluator, settings)
+        for key, evaluator in zip(settings.datasets, evaluators, strict=True)
+    ]
+    selections = [source.evaluator.selection(x, cut, source.weight) for source in sources]
     binning = plot_binning(selections, settings)
-    histograms = [evaluator.histogram(x, binning, cut, weight) for evaluator in evaluators]
-    histogram = summed_histogram(histograms)
-    layers = main_layers(settings, evaluators, binning, histograms)
+    histograms = [source.evaluator.histogram(x, binning, cut, source.weight) for source in sources]
+    data = [h for source, h in zip(sources, histograms, strict=True) if source.is_data]
+    histogram = summed_histogram(data if data and len(data) < len(sources) else histograms)
+    layers = main_layers(settings, sources, binning, histograms)
     weighted = any(selection.weighted for selection in selections)
-    rows = statistics_rows(settings, layers, selections, histograms)
+    rows = statistics_rows(settings, sources, layers, selections, histograms)
     for number, overlay in enumerate(settings.overlays):
         overlay_selection, overlay_histogram = overlay_fill(evaluator_for, overlay, x, binning)
         colour = DATA_COLOUR if overlay.style == "points" else PALETTE[(number + 1) % 10]
@@ -69,11 +95,30 @@ def compute_plot(
         logy=settings.logy,
         density=settings.density,
         fit=fit,
-        fit_layer=0,
+        fit_layer=next((i for i, layer in enumerate(layers) if layer.label == DATA_LABEL), 0),
         title=title,
+        ratio=bool(data) and len(data) < len(sources),
     )
     used = evaluators[0].columns_used(x, cut, weight)
-    return PlotOutcome(plot, binning, histogram, tuple(rows), fit, tuple(used), started)
+    notes = luminosity_notes(settings, sources)
+    return PlotOutcome(plot, binning, histogram, tuple(rows), fit, tuple(used), started, notes)
+
+
+def luminosity_notes(settings: PlotSettings, sources: list[Source]) -> tuple[str, ...]:
+    """What the luminosity normalisation did to each dataset, in words."""
+    if not settings.luminosity:
+        return ()
+    notes = []
+    for source in sources:
+        name = dataset_name(source.key)
+        if source.is_data:
+            notes.append(f"{name}: data (no cross-section columns), drawn as points")
+        else:
+            notes.append(
+                f"{name}: simulation scaled to {settings.luminosity:g} fb⁻¹ with "
+                f"weight {source.weight}"
+            )
+    return tuple(notes)
 
 
 def dataset_name(key: str) -> str:
@@ -84,34 +129,56 @@ def dataset_name(key: str) -> str:
 
 def main_layers(
     settings: PlotSettings,
-    evaluators: list[Evaluator],
+    sources: list[Source],
     binning: Binning,
     histograms: list[FilledHistogram],
 ) -> list[Layer]:
     """The main selection: one histogram (datasets summed), one per dataset stacked, or split
-    into stacked categories of a column."""
+    into stacked categories of a column; with a luminosity, simulation stacked under data."""
     label = settings.cut.strip() or "all events"
-    if len(histograms) > 1 and settings.combine_mode == "stack":
+    if settings.luminosity and any(source.is_data for source in sources):
+        return data_over_simulation(settings, sources, binning, histograms)
+    if len(histograms) > 1 and (settings.combine_mode == "stack" or settings.luminosity):
         return [
-            Layer(dataset_name(key), part, "stack", PALETTE[number % 10])
-            for number, (key, part) in enumerate(zip(settings.datasets, histograms, strict=True))
+            Layer(dataset_name(source.key), part, "stack", PALETTE[number % 10])
+            for number, (source, part) in enumerate(zip(sources, histograms, strict=True))
         ]
     if len(histograms) > 1:
         label = f"{' + '.join(dataset_name(key) for key in settings.datasets)}: {label}"
     elif settings.overlays:
         label = f"{dataset_name(settings.dataset)}: {label}"
-    if not settings.stack:
-        return [Layer(label, summed_histogram(histograms), "bars", PALETTE[0])]
-    return category_layers(settings, evaluators, binning)
+    if settings.stack:
+        return category_layers(settings, sources, binning)
+    style = "stack" if settings.luminosity else "bars"
+    return [Layer(label, summed_histogram(histograms), style, PALETTE[0])]
 
 
-def category_layers(
-    settings: PlotSettings, evaluators: list[Evaluator], binning: Binning
+def data_over_simulation(
+    settings: PlotSettings,
+    sources: list[Source],
+    binning: Binning,
+    histograms: list[FilledHistogram],
 ) -> list[Layer]:
+    """Simulated datasets (or their processes) stacked, and the data summed as points."""
+    simulated = [source for source in sources if not source.is_data]
+    if settings.stack:
+        layers = category_layers(settings, simulated, binning)
+    else:
+        parts = [h for source, h in zip(sources, histograms, strict=True) if not source.is_data]
+        layers = [
+            Layer(dataset_name(source.key), part, "stack", PALETTE[number % 10])
+            for number, (source, part) in enumerate(zip(simulated, parts, strict=True))
+        ]
+    data = [h for source, h in zip(sources, histograms, strict=True) if source.is_data]
+    layers.append(Layer(DATA_LABEL, summed_histogram(data), "points", DATA_COLOUR))
+    return layers
+
+
+def category_layers(settings: PlotSettings, sources: list[Source], binning: Binning) -> list[Layer]:
     """The main selection split by the values of a column (e.g. a simulated process), stacked;
     several datasets add up within each category."""
-    column, x, cut, weight = settings.stack, settings.x, settings.cut, settings.weight
-    found = [evaluator.values(column) for evaluator in evaluators]
+    column, x, cut = settings.stack, settings.x, settings.cut
+    found = [source.evaluator.values(column) for source in sources]
     categories = np.unique(np.concatenate([values[np.isfinite(values)] for values in found]))
     if categories.size > MAX_CATEGORIES:
         raise DatasetError(
@@ -122,7 +189,10 @@ def category_layers(
     for number, category in enumerate(categories):
         condition = f"{quoted(column)} == {category:.17g}"
         category_cut = f"({cut}) & {condition}" if cut.strip() else condition
-        parts = [evaluator.histogram(x, binning, category_cut, weight) for evaluator in evaluators]
+        parts = [
+            source.evaluator.histogram(x, binning, category_cut, source.weight)
+            for source in sources
+        ]
         layers.append(
             Layer(
                 category_label(column, category),
@@ -136,6 +206,7 @@ def category_layers(
 
 def statistics_rows(
     settings: PlotSettings,
+    sources: list[Source],
     layers: list[Layer],
     selections: list[Selection],
     histograms: list[FilledHistogram],
@@ -145,11 +216,14 @@ def statistics_rows(
     if len(selections) == 1:
         label = layers[0].label if len(layers) == 1 else "all selected"
         return [(label, summary(selections[0], histograms[0]), weighted)]
-    rows = [
-        (dataset_name(key), summary(selection, histogram), selection.weighted)
-        for key, selection, histogram in zip(settings.datasets, selections, histograms, strict=True)
-    ]
-    rows.append(("all datasets", combined_summary(selections, histograms), weighted))
+    rows = []
+    for source, selection, histogram in zip(sources, selections, histograms, strict=True):
+        label = dataset_name(source.key)
+        if settings.luminosity:
+            label += " (data)" if source.is_data else f" (simulation, {settings.luminosity:g} fb⁻¹)"
+        rows.append((label, summary(selection, histogram), selection.weighted))
+    if not settings.luminosity:
+        rows.append(("all datasets", combined_summary(selections, histograms), weighted))
     return rows
 
 

@@ -51,6 +51,7 @@ class PlotSettings:
     overlays: tuple[Overlay, ...] = ()
     combine: tuple[str, ...] = ()
     combine_mode: str = "sum"
+    luminosity: float | None = None  # fb^-1: simulation scaled to it, data drawn over it
 
     def replace(self, **changes: object) -> PlotSettings:
         """A copy with some settings changed."""
@@ -83,6 +84,8 @@ class PlotSettings:
             changes["combine"] = tuple(f"file:{name}" for name in link.add)
         if link.stack_files is not None:
             changes["combine_mode"] = "stack" if link.stack_files else "sum"
+        if link.lumi is not None:
+            changes["luminosity"] = link.lumi
         if link.fix_width is not None:
             changes["fixed_width"] = Z_WIDTH if link.fix_width else None
         return self.replace(**changes)
@@ -132,4 +135,5 @@ class PlotSettings:
             )
             or None,
             stack_files=True if self.combine and self.combine_mode == "stack" else None,
+            lumi=self.luminosity,
         )

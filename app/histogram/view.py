@@ -148,6 +148,13 @@ class HistogramLab:
         )
         self.fit_low = pn.widgets.FloatInput(label="Fit from", value=None, width=100)
         self.fit_high = pn.widgets.FloatInput(label="Fit to", value=None, width=100)
+        self.luminosity_input = pn.widgets.FloatInput(
+            label="Normalise simulation to luminosity (fb⁻¹)",
+            value=None,
+            start=0,
+            placeholder="e.g. 10 (2020 ntuples) or 36.6 (2025)",
+            sizing_mode="stretch_width",
+        )
         self.fix_width = pn.widgets.Checkbox(
             label=f"Fix the width at the Z's, {Z_WIDTH} GeV (Breit-Wigner, Voigtian)", value=False
         )
@@ -195,6 +202,7 @@ class HistogramLab:
                 self.dataset_select,
                 self.combine_select,
                 self.combine_stack,
+                self.luminosity_input,
                 pn.pane.Markdown("Or upload a CSV, parquet or ROOT file:", margin=(0, 10)),
                 self.upload,
                 self.dataset_info,
@@ -276,7 +284,7 @@ class HistogramLab:
         self.x_input.param.watch(self._on_x, "value")
         for widget in (self.cut_input, self.weight_select, self.stack_select, self.bins_input):
             widget.param.watch(self._on_setting, "value")
-        for widget in (self.combine_select, self.combine_stack):
+        for widget in (self.combine_select, self.combine_stack, self.luminosity_input):
             widget.param.watch(self._on_setting, "value")
         for widget in (self.logy, self.density, self.fit_select, self.background_select):
             widget.param.watch(self._on_setting, "value")
@@ -553,6 +561,7 @@ class HistogramLab:
             fixed_width=Z_WIDTH if self.fix_width.value else None,
             combine=tuple(self.combine_select.value),
             combine_mode="stack" if self.combine_stack.value else "sum",
+            luminosity=self.luminosity_input.value or None,
         )
 
     def _show_settings(self, settings: PlotSettings) -> PlotSettings:
@@ -584,6 +593,7 @@ class HistogramLab:
             self.fix_width.value = settings.fixed_width is not None
             self.combine_select.value = list(settings.combine)
             self.combine_stack.value = settings.combine_mode == "stack"
+            self.luminosity_input.value = settings.luminosity
         return settings
 
     def _apply(self, settings: PlotSettings) -> None:
@@ -601,7 +611,8 @@ class HistogramLab:
         outcome = compute_plot(settings, self._evaluator)
         evaluator = self._evaluator(settings.dataset)
         used = [evaluator.missing(name) for name in outcome.columns_used]
-        return outcome, statistics_html(outcome.statistics) + missing_html(used)
+        notes = list_html(outcome.notes)
+        return outcome, statistics_html(outcome.statistics) + notes + missing_html(used)
 
     def _show(self, computed: tuple[PlotOutcome, str]) -> None:
         """On the event loop: show a computed plot, its tables and the binning it used."""
