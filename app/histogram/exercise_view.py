@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import panel as pn
 
 from app.histogram.exercises import Exercise, check_answer
@@ -32,6 +34,14 @@ def exercise_markdown(exercise: Exercise, index: int) -> str:
     return "\n\n".join(part for part in parts if part)
 
 
+def question_text(question) -> str:
+    """The question with its unit in brackets, unless its text already names the unit."""
+    unit = question.unit.strip() if question.unit else ""
+    if not unit or re.search(rf"(?<!\w){re.escape(unit)}(?!\w)", question.text):
+        return question.text
+    return f"{question.text} ({unit})"
+
+
 def question_row(question) -> pn.Column:
     """A question with an answer box, a Check button and the verdict."""
     answer = pn.widgets.TextInput(placeholder="your answer", width=150)
@@ -45,9 +55,10 @@ def question_row(question) -> pn.Column:
 
     button.on_click(check)
     answer.param.watch(check, "value")
-    unit = f" ({question.unit})" if question.unit else ""
     return pn.Column(
-        pn.pane.HTML(markdown_html(f"**Q:** {question.text}{unit}"), sizing_mode="stretch_width"),
+        pn.pane.HTML(
+            markdown_html(f"**Q:** {question_text(question)}"), sizing_mode="stretch_width"
+        ),
         pn.Row(answer, button),
         verdict,
         sizing_mode="stretch_width",

@@ -13,6 +13,7 @@ import pyarrow as pa
 
 from app.config import AppConfig
 from app.histogram.catalog import is_safe_name, list_data_files, open_data_file
+from app.histogram.cut_builder_view import CutBuilder
 from app.histogram.data import DATA_SUFFIXES, JAGGED_VIEWS, Dataset, missing_problems, read_dataset
 from app.histogram.drawing import LivePlot
 from app.histogram.errors import DatasetError
@@ -171,6 +172,9 @@ class HistogramLab:
             label="Link to this plot", sizing_mode="stretch_width"
         )
         self.error_alert = alert_pane("danger", sizing_mode="stretch_width")
+        # The same message beside the boxes the student types in (the banner is by the plot).
+        self.input_error = alert_pane("danger", sizing_mode="stretch_width")
+        self.cut_builder = CutBuilder(self._write_cut, lambda: self.x_input.value)
         self.notice_alert = alert_pane("warning", sizing_mode="stretch_width")
         self.plot_pane = pn.pane.HoloViews(None, sizing_mode="stretch_width", min_height=470)
         self.stats_pane = pn.pane.HTML("", sizing_mode="stretch_width")
@@ -216,9 +220,11 @@ class HistogramLab:
                 self.cut_input,
                 self.weight_select,
                 self.stack_select,
+                self.input_error,
                 title="Variable and cuts",
                 sizing_mode="stretch_width",
             ),
+            self.cut_builder.layout,
             pn.Card(
                 pn.Row(self.bins_input, self.low_input, self.high_input),
                 self.auto_range,
@@ -262,6 +268,8 @@ class HistogramLab:
             self.fit_pane,
             self.suggested_range_button,
             sizing_mode="stretch_width",
+            # The plot and its messages stay in view while the controls beside them scroll.
+            styles={"position": "sticky", "top": "0px", "align-self": "flex-start"},
         )
         exercise = pn.Column(
             pn.pane.Markdown("### Exercises", margin=(0, 10)),
@@ -410,6 +418,7 @@ class HistogramLab:
             if pa.types.is_integer(dataset.table.schema.field(name).type)
         }
         self.cut_input.placeholder = f"e.g. {example_cut(dataset.scalar_columns)}"
+        self.cut_builder.show_for(evaluator.names)
         with self._quietly():
             self.variable_select.options = variables
             self.weight_select.options = weights
@@ -633,7 +642,7 @@ class HistogramLab:
         self.suggested_range_button.visible = bool(self.fit and self.fit.suggested_range)
         self.overlay_list.object = list_html(overlay.label for overlay in self.settings.overlays)
         self.link_text.value = self._link()
-        self.error_alert.visible = False
+        self.error_alert.visible = self.input_error.visible = False
         self.last_refresh_ms = 1e3 * (time.perf_counter() - outcome.started)
 
     def _on_suggested_range(self, event: object = None) -> None:
@@ -668,7 +677,7 @@ class HistogramLab:
         self.exercise = next((e for e in self.exercises if e.id == event.new), None)
         self.questions.objects = []
         self._pending_step = None
-        self.error_alert.visible = False  # a message about the previous exercise's file
+        self.error_alert.visible = self.input_error.visible = False  # the previous file's message
         if self.exercise is None:
             self.exercise_text.object = text_html(EXERCISE_HINT)
             for button in (self.previous_button, self.next_button, self.suggested_button):
@@ -719,9 +728,15 @@ class HistogramLab:
     # --- messages and exports ----------------------------------------------------------------
 
     def _show_error(self, message: str) -> None:
-        """An error above the plot: its first line as text, an expression and caret below."""
+        """An error above the plot (its first line as text, an expression and caret below), and
+        beside the expression boxes."""
         first, _, rest = message.partition("\n")
         show_alert(self.error_alert, first, rest)
+        show_alert(self.input_error, first, rest)
+
+    def _write_cut(self, cut: str) -> None:
+        """The cut builder's expression, into the cut box (which redraws)."""
+        self.cut_input.value = cut
 
     def _show_notice(self, message: str) -> None:
         """A warning above the plot."""
