@@ -34,7 +34,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             "--cut 'Q1*Q2 < 0' --bins 60 --range 60,120 --fit bw --png z.png"
         ),
     )
-    parser.add_argument("file", type=Path, metavar="FILE", help="CSV, parquet or ROOT column file")
+    parser.add_argument(
+        "files",
+        type=Path,
+        nargs="+",
+        metavar="FILE",
+        help="CSV, parquet or ROOT column file; several files fill one histogram, summed",
+    )
+    parser.add_argument(
+        "--stack-files",
+        action="store_true",
+        help="with several files: stack them in the plot, one colour per file (the sum is fitted)",
+    )
     parser.add_argument("--x", required=True, metavar="EXPR", help="variable or expression")
     parser.add_argument("--cut", default="", metavar="EXPR", help="keep rows where EXPR holds")
     parser.add_argument("--weight", default="", metavar="EXPR", help="weight of each row")
@@ -58,6 +69,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--background", choices=BACKGROUND_CHOICES, default="none", help="background under the peak"
     )
     parser.add_argument("--fit-range", type=number_pair, metavar="LO,HI", help="fit range")
+    parser.add_argument(
+        "--lumi",
+        type=float,
+        metavar="L",
+        help="scale simulated files to L fb^-1 with their education-ntuple weight columns "
+        "(XSection, SumWeights ... or xsec, kfac, filteff, sum_of_weights); files without them "
+        "are data, drawn as points over the stacked simulation with a ratio below",
+    )
     parser.add_argument("--logy", action="store_true", help="logarithmic vertical axis (PNG)")
     parser.add_argument("--density", action="store_true", help="normalise to unit area")
     parser.add_argument("--png", type=Path, metavar="OUT", help="write the plot as a PNG image")
@@ -83,47 +102,51 @@ def run(args: argparse.Namespace) -> int:
     """Fill, fit, print and draw as the options ask."""
     from app.histogram.data import read_dataset
     from app.histogram.evaluation import Evaluator
-    from app.histogram.figure import Layer, PlotData
-    from app.histogram.filling import Binning, auto_binning, fill, summary
-    from app.histogram.fitting import fit_peak, units_for
-    from app.histogram.units import axis_label, expression_unit
+    from app.histogram.filling import DEFAULT_BINS
+    from app.histogram.plotting import compute_plot
+    from app.histogram.settings import PlotSettings
+    from app.histogram.units import expression_unit
 
-    dataset = read_dataset(args.file, args.file.name)
-    evaluator = Evaluator(dataset)
-    selection = evaluator.selection(args.x, args.cut, args.weight)
     if args.bins is not None and args.bins < 1:
         raise BinningError("--bins must be at least 1")
-    if args.range is None:
-        binning = auto_binning(selection.values, args.bins)
-    else:
-        binning = Binning(args.bins or 50, *args.range)
-    histogram = fill(selection, binning)
-    fit = None
+    if args.lumi is not None and not (math.isfinite(args.lumi) and args.lumi > 0):
+        raise BinningError("--lumi must be a positive luminosity in fb^-1")
     if args.fix_width is not None and args.fit not in ("bw", "voigt"):
         raise FitError("--fix-width needs --fit bw or --fit voigt")
-    if args.fit:
-        weighted = selection.weighted
-        fit = fit_peak(
-            histogram, args.fit, args.background, args.fit_range, weighted, args.fix_width
-        )
-        fit = units_for(fit, expression_unit(args.x) or "")
-    statistics = summary(selection, histogram)
+    evaluators = {str(path): Evaluator(read_dataset(path, path.name)) for path in args.files}
+    keys = list(evaluators)
+    settings = PlotSettings(
+        dataset=keys[0],
+        combine=tuple(keys[1:]),
+        combine_mode="stack" if args.stack_files else "sum",
+        x=args.x,
+        cut=args.cut,
+        weight=args.weight,
+        bins=args.bins or DEFAULT_BINS,
+        low=args.range[0] if args.range else None,
+        high=args.range[1] if args.range else None,
+        auto_range=args.range is None,
+        logy=args.logy,
+        density=args.density,
+        fit=args.fit or "",
+        background=args.background,
+        fit_range=args.fit_range or (None, None),
+        fixed_width=args.fix_width,
+        luminosity=args.lumi,
+    )
+    title = " + ".join(path.name for path in args.files)
+    outcome = compute_plot(settings, evaluators.__getitem__, title=title)
+    histogram, fit = outcome.histogram, outcome.fit
+    summed = [numbers for label, numbers, _ in outcome.statistics if label == "all datasets"]
+    statistics = summed[0] if summed else outcome.statistics[0][1]
     if args.png:
         from app.histogram.png import write_png
 
-        label = args.cut.strip() or "all rows"
-        plot = PlotData(
-            layers=(Layer(label, histogram, "bars"),),
-            x_label=axis_label(args.x),
-            logy=args.logy,
-            density=args.density,
-            fit=fit,
-            title=dataset.name,
-        )
-        write_png(plot, args.png)
+        write_png(outcome.plot, args.png)
     if args.json:
         document = {
-            "file": str(args.file),
+            "file": str(args.files[0]),
+            "files": [str(path) for path in args.files],
             "x": args.x,
             "cut": args.cut,
             "weight": args.weight,
@@ -135,12 +158,31 @@ def run(args: argparse.Namespace) -> int:
             },
             "statistics": statistics,
             "fit": None if fit is None else fit.as_dict(),
+            "luminosity_fb": args.lumi,
+            "notes": list(outcome.notes),
         }
+        if len(keys) > 1:
+            document["datasets"] = [
+                {"file": key, "statistics": numbers, "counts": layer_counts}
+                for key, (_, numbers, _), layer_counts in zip(
+                    keys, outcome.statistics, per_file_counts(outcome, len(keys)), strict=False
+                )
+            ]
         json.dump(finite_json(document), sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
-        print(text_report(args, statistics, fit))
+        print(text_report(args, outcome.statistics, fit))
+        for note in outcome.notes:
+            print(f"  {note}")
     return 0
+
+
+def per_file_counts(outcome, files: int) -> list[list[float] | None]:
+    """Each file's bin contents when the plot stacks them, else nothing per file."""
+    layers = outcome.plot.layers[:files]
+    if len(layers) == files and all(layer.style == "stack" for layer in layers):
+        return [layer.histogram.counts.tolist() for layer in layers]
+    return [None] * files
 
 
 def finite_json(value):
@@ -154,16 +196,19 @@ def finite_json(value):
     return value
 
 
-def text_report(args: argparse.Namespace, statistics: dict, fit) -> str:
-    """A short human-readable report of the statistics and fit."""
-    lines = [
-        f"{args.file.name}: {args.x}" + (f"  [cut: {args.cut}]" if args.cut else ""),
-        f"  rows {statistics['rows']:,}, selected {statistics['selected']:,} "
-        f"({100 * statistics['selected_fraction']:.1f} %), entries {statistics['entries']:,}",
-        f"  mean {statistics['mean']:.6g}, std {statistics['std']:.6g}, "
-        f"underflow {statistics['underflow']:g}, overflow {statistics['overflow']:g}, "
-        f"no value {statistics['no_value']:,}",
-    ]
+def text_report(args: argparse.Namespace, rows, fit) -> str:
+    """A short human-readable report of the statistics (per file and summed) and fit."""
+    names = " + ".join(path.name for path in args.files)
+    lines = [f"{names}: {args.x}" + (f"  [cut: {args.cut}]" if args.cut else "")]
+    for label, statistics, _weighted in rows:
+        prefix = f"  {label}: " if len(rows) > 1 else "  "
+        lines += [
+            f"{prefix}rows {statistics['rows']:,}, selected {statistics['selected']:,} "
+            f"({100 * statistics['selected_fraction']:.1f} %), entries {statistics['entries']:,}",
+            f"  mean {statistics['mean']:.6g}, std {statistics['std']:.6g}, "
+            f"underflow {statistics['underflow']:g}, overflow {statistics['overflow']:g}, "
+            f"no value {statistics['no_value']:,}",
+        ]
     if fit is not None:
         from app.histogram.fit_report import fit_lines
 

@@ -15,6 +15,7 @@ BIN_TOOLTIPS += [("uncertainty", "± @error{0.[000]}")]
 POINT_TOOLTIPS = [("bin", "@low{0.[000]} to @high{0.[000]}"), ("content", "@count{0.[000]}")]
 POINT_TOOLTIPS += [("uncertainty", "± @error{0.[000]}")]
 PLOT_HEIGHT = 460
+RATIO_HEIGHT = 170
 PLOT_MIN_WIDTH = 520
 # Element groups by drawing style: their options are set once per plot, not once per update,
 # and colours travel as a data column, so that a change of cut only replaces numbers.
@@ -120,11 +121,47 @@ def styled(plot: PlotData, element: hv.DynamicMap) -> hv.DynamicMap:
     )
 
 
+def ratio_overlay(plot: PlotData) -> hv.Overlay:
+    """The data / simulation panel: points with the data's uncertainty around a line at 1."""
+    values = plot.ratio_values()
+    x, ratio, error = values if values is not None else (np.zeros(0),) * 3
+    shown = np.isfinite(ratio)
+    x, ratio, error = x[shown], ratio[shown], error[shown]
+    return hv.Overlay(
+        [
+            hv.HLine(1.0, group="Unity"),
+            hv.ErrorBars((x, ratio, error), kdims=["x"], vdims=["y", "yerror"]),
+            hv.Scatter((x, ratio), kdims=["x"], vdims=["y"], group="Ratio"),
+        ]
+    )
+
+
+def styled_ratio(plot: PlotData, element: hv.DynamicMap) -> hv.DynamicMap:
+    """Options of the ratio panel, fixed for the life of a plot."""
+    return element.opts(
+        hv.opts.HLine("Unity", color="#777777", line_dash="dashed", line_width=1),
+        hv.opts.Scatter("Ratio", color=DATA_COLOUR, size=5, framewise=True),
+        hv.opts.ErrorBars(color=DATA_COLOUR, line_width=1, framewise=True),
+        hv.opts.Overlay(
+            xlabel=plot.x_label,
+            ylabel="data / simulation",
+            responsive=True,
+            min_width=PLOT_MIN_WIDTH,
+            height=RATIO_HEIGHT,
+            framewise=True,
+            show_legend=False,
+            toolbar=None,
+            fontscale=1.0,
+        ),
+    )
+
+
 class LivePlot:
     """A plot whose numbers update in place while its layout stays, rebuilt when it changes."""
 
     def __init__(self) -> None:
         self._pipe: Pipe | None = None
+        self._ratio_pipe: Pipe | None = None
         self._structure: tuple | None = None
 
     def element(self, plot: PlotData, in_place: bool = True) -> hv.DynamicMap | None:
@@ -135,12 +172,25 @@ class LivePlot:
         """
         if in_place and self._pipe is not None and plot.structure == self._structure:
             self._pipe.send(plot)
+            if self._ratio_pipe is not None:
+                self._ratio_pipe.send(plot)
             return None
         self._structure = plot.structure
         self._pipe = Pipe(data=plot)
-        return styled(plot, hv.DynamicMap(draw_piped, streams=[self._pipe]))
+        main = styled(plot, hv.DynamicMap(draw_piped, streams=[self._pipe]))
+        if not plot.ratio:
+            self._ratio_pipe = None
+            return main
+        self._ratio_pipe = Pipe(data=plot)
+        ratio = styled_ratio(plot, hv.DynamicMap(draw_ratio, streams=[self._ratio_pipe]))
+        return (main + ratio).cols(1)
 
 
 def draw_piped(data: PlotData) -> hv.Overlay:
     """The DynamicMap callback: a Pipe hands over its latest data as `data`."""
     return overlay(data)
+
+
+def draw_ratio(data: PlotData) -> hv.Overlay:
+    """The ratio panel's DynamicMap callback."""
+    return ratio_overlay(data)

@@ -80,6 +80,19 @@ class PlotData:
     fit: FitResult | None = None
     fit_layer: int = 0
     title: str = ""
+    ratio: bool = False  # a data/simulation panel below: the points layer over the stack
+
+    def ratio_values(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """Bin centres, data / simulation and its uncertainty (from the data), or None."""
+        points = [layer for layer in self.layers if layer.style == "points"]
+        total = self.stack_total()
+        if not self.ratio or not points or total.size == 0:
+            return None
+        data = points[0].histogram
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(total > 0, data.counts / total, np.nan)
+            error = np.where(total > 0, data.errors / total, np.nan)
+        return data.centres, ratio, error
 
     @property
     def y_label(self) -> str:
@@ -110,6 +123,7 @@ class PlotData:
             self.title,
             self.logy,
             None if self.fit is None else (self.fit.signal, self.fit.background),
+            self.ratio,
         )
 
     @property

@@ -16,6 +16,8 @@ from app.histogram.fitting import BACKGROUNDS, SIGNALS
 PREFIX = "h_"
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off"}
+MAX_ADDED = 8
+MAX_LUMINOSITY = 1e6
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,11 @@ class LinkSettings:
     density: bool | None = None
     fit: str | None = None
     background: str | None = None
+    fit_range: tuple[float, float] | None = None
+    fix_width: bool | None = None
+    add: tuple[str, ...] | None = None  # more data files filling the same histogram
+    stack_files: bool | None = None
+    lumi: float | None = None  # fb^-1
 
 
 def settings_query(settings: LinkSettings) -> str:
@@ -43,6 +50,8 @@ def settings_query(settings: LinkSettings) -> str:
             continue
         if isinstance(value, bool):
             text = "1" if value else "0"
+        elif isinstance(value, tuple) and all(isinstance(v, str) for v in value):
+            text = ",".join(value)
         elif isinstance(value, tuple):
             text = ",".join(f"{v:.10g}" for v in value)
         else:
@@ -78,6 +87,14 @@ def read_dataset_name(text: str) -> str:
     return text
 
 
+def read_dataset_names(text: str) -> tuple[str, ...]:
+    """Plain data file names, comma-separated (at most MAX_ADDED)."""
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    if len(names) > MAX_ADDED:
+        raise ValueError(f"at most {MAX_ADDED} files can be added")
+    return tuple(read_dataset_name(name) for name in names)
+
+
 def read_expression(text: str) -> str:
     """An expression of reasonable length (it is parsed later, never run)."""
     if len(text) > MAX_EXPRESSION_LENGTH:
@@ -104,6 +121,14 @@ def read_range(text: str) -> tuple[float, float]:
     if not (math.isfinite(low) and math.isfinite(high)) or low >= high:
         raise ValueError("must be two finite numbers, low below high")
     return low, high
+
+
+def read_luminosity(text: str) -> float:
+    """A positive luminosity in fb^-1."""
+    value = float(text)
+    if not (math.isfinite(value) and 0 < value <= MAX_LUMINOSITY):
+        raise ValueError(f"must be a luminosity above 0 and at most {MAX_LUMINOSITY:g} fb^-1")
+    return value
 
 
 def read_flag(text: str) -> bool:
@@ -138,4 +163,9 @@ READERS = {
     "density": read_flag,
     "fit": read_choice({"none": "", **SIGNALS}),
     "background": read_choice(BACKGROUNDS),
+    "fit_range": read_range,
+    "fix_width": read_flag,
+    "add": read_dataset_names,
+    "stack_files": read_flag,
+    "lumi": read_luminosity,
 }

@@ -19,9 +19,15 @@ DPI = 120
 
 def draw_figure(plot: PlotData) -> Figure:
     """A matplotlib figure of the plot: the same layers, curve, labels and scales as the page."""
-    figure = Figure(figsize=SIZE_INCHES, dpi=DPI, layout="constrained")
+    ratio = plot.ratio_values()
+    size = SIZE_INCHES if ratio is None else (SIZE_INCHES[0], SIZE_INCHES[1] * 1.35)
+    figure = Figure(figsize=size, dpi=DPI, layout="constrained")
     FigureCanvasAgg(figure)
-    axes = figure.add_subplot()
+    if ratio is None:
+        axes = figure.add_subplot()
+    else:
+        axes, lower = figure.subplots(2, 1, sharex=True, height_ratios=(3, 1))
+        draw_ratio(lower, ratio, plot.x_label)
     for drawn in plot.drawn_layers():
         layer = drawn.layer
         edges = layer.histogram.edges
@@ -54,13 +60,23 @@ def draw_figure(plot: PlotData) -> Figure:
     if plot.layers:
         edges = plot.layers[0].histogram.edges
         axes.set_xlim(float(edges[0]), float(edges[-1]))
-    axes.set_xlabel(plot.x_label)
+    if ratio is None:
+        axes.set_xlabel(plot.x_label)
     axes.set_ylabel(plot.y_label)
     if plot.title:
         axes.set_title(plot.title)
     if plot.has_legend:
         axes.legend(frameon=False)
     return figure
+
+
+def draw_ratio(axes, ratio, x_label: str) -> None:
+    """The data / simulation panel under the plot."""
+    centres, values, errors = ratio
+    axes.axhline(1.0, color="#777777", linestyle="--", linewidth=1)
+    axes.errorbar(centres, values, yerr=errors, fmt="o", color=DATA_COLOUR, markersize=3)
+    axes.set_ylabel("data / sim.")
+    axes.set_xlabel(x_label)
 
 
 def png_bytes(plot: PlotData) -> bytes:

@@ -2,52 +2,41 @@
 
 from __future__ import annotations
 
-import html
 import io
-import math
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-import numpy as np
 import panel as pn
 import pyarrow as pa
 
 from app.config import AppConfig
 from app.histogram.catalog import is_safe_name, list_data_files, open_data_file
-from app.histogram.data import (
-    DATA_SUFFIXES,
-    JAGGED_VIEWS,
-    Dataset,
-    MissingValues,
-    missing_note,
-    missing_problems,
-    read_dataset,
-)
+from app.histogram.cut_builder_view import CutBuilder
+from app.histogram.data import DATA_SUFFIXES, JAGGED_VIEWS, Dataset, missing_problems, read_dataset
 from app.histogram.drawing import LivePlot
-from app.histogram.errors import DatasetError, ExpressionInputError
+from app.histogram.errors import DatasetError
 from app.histogram.evaluation import Evaluator
-from app.histogram.exercises import Exercise, Step, check_answer, discover_exercises
-from app.histogram.figure import DATA_COLOUR, PALETTE, Layer, PlotData, bins_table, category_label
-from app.histogram.filling import Binning, FilledHistogram, Selection, auto_binning, summary
+from app.histogram.exercise_view import exercise_markdown, exercise_problems_html, question_row
+from app.histogram.exercises import Exercise, Step, discover_exercises
+from app.histogram.figure import PlotData, bins_table
 from app.histogram.fit_report import fit_html
-from app.histogram.fitting import BACKGROUNDS, SIGNALS, Z_WIDTH, FitResult, fit_peak, units_for
-from app.histogram.links import LinkSettings, settings_from_query, settings_query
-from app.histogram.tables import table_html
-from app.histogram.units import axis_label, column_unit, expression_unit
+from app.histogram.fitting import BACKGROUNDS, SIGNALS, Z_WIDTH, FitResult
+from app.histogram.links import settings_from_query, settings_query
+from app.histogram.plotting import PlotOutcome, compute_plot, dataset_name, quoted
+from app.histogram.settings import Overlay, PlotSettings
+from app.histogram.tables import dataset_info_html, list_html, missing_html, statistics_html
+from app.histogram.units import column_unit
 from app.memory import SessionMemory
 from app.safe_html import alert_pane, markdown_html, show_alert, text_html
 from app.uploads import upload_box, upload_refusal
 from app.work import PageWork
 from converters.errors import EventLabError
-from converters.expressions import FUNCTION_HELP
+from converters.expressions import FUNCTION_HELP, ExpressionError, parse
 
 NO_CHOICE = ""
-MAX_CATEGORIES = 12
 MAX_OVERLAYS = 8
-MAX_NAMES_SHOWN = 8  # column names written out in a message; the rest are counted
 PREFERRED_DATASET = "toy_events.parquet"
 CONTROL_WIDTH = 320
 EXERCISE_WIDTH = 340
@@ -60,50 +49,6 @@ Write expressions with column names, numbers and
 `+ - * / **`, comparisons `> >= < <= == !=`, and `&` (and), `|` (or), `~` (not).
 Names that are not plain words go in backticks. Lepton masses in GeV: e 0.000511, μ 0.1057.
 """
-
-
-@dataclass(frozen=True)
-class Overlay:
-    """A selection added to the plot: a dataset and cut drawn with the current variable."""
-
-    dataset: str
-    cut: str
-    weight: str
-    label: str
-    style: str
-
-
-@dataclass(frozen=True)
-class PlotRequest:
-    """The settings of one redraw, read from the widgets on the event loop."""
-
-    dataset: str
-    x: str
-    cut: str
-    weight: str
-    stack: str
-    bins: int
-    low: float | None
-    high: float | None
-    auto_range: bool
-    logy: bool
-    density: bool
-    fit: str
-    background: str
-    fit_range: tuple[float | None, float | None]
-    overlays: tuple[Overlay, ...]
-    fixed_width: float | None = None
-
-
-@dataclass(frozen=True)
-class PlotOutcome:
-    """What a redraw computed off the event loop, ready to be shown."""
-
-    plot: PlotData
-    binning: Binning
-    statistics: str
-    fit: FitResult | None
-    started: float
 
 
 def histogram_tab(config: AppConfig, memory: SessionMemory | None = None) -> pn.viewable.Viewable:
@@ -128,7 +73,7 @@ class HistogramLab:
         self.files = {item.name: item for item in list_data_files(config.data_dirs)}
         self.uploads: dict[str, Dataset] = {}
         self.evaluators: dict[str, Evaluator] = {}
-        self.overlays: list[Overlay] = []
+        self.settings = PlotSettings()  # what is plotted: widgets, links and steps set it
         self.live = LivePlot()
         self.plot: PlotData | None = None
         self.fit: FitResult | None = None
@@ -153,6 +98,12 @@ class HistogramLab:
         self.upload = upload_box(
             self.config.max_upload_mb, DATA_SUFFIXES, sizing_mode="stretch_width", height=80
         )
+        self.combine_select = pn.widgets.MultiChoice(
+            label="Add datasets to this histogram (summed)",
+            options={},
+            sizing_mode="stretch_width",
+        )
+        self.combine_stack = pn.widgets.Checkbox(label="Stack by dataset", value=False)
         self.dataset_info = pn.pane.HTML("", sizing_mode="stretch_width", margin=(0, 10))
         self.variable_select = pn.widgets.Select(
             label="Variable", options={}, sizing_mode="stretch_width"
@@ -198,6 +149,13 @@ class HistogramLab:
         )
         self.fit_low = pn.widgets.FloatInput(label="Fit from", value=None, width=100)
         self.fit_high = pn.widgets.FloatInput(label="Fit to", value=None, width=100)
+        self.luminosity_input = pn.widgets.FloatInput(
+            label="Normalise simulation to luminosity (fb⁻¹)",
+            value=None,
+            start=0,
+            placeholder="e.g. 10 (2020 ntuples) or 36.6 (2025)",
+            sizing_mode="stretch_width",
+        )
         self.fix_width = pn.widgets.Checkbox(
             label=f"Fix the width at the Z's, {Z_WIDTH} GeV (Breit-Wigner, Voigtian)", value=False
         )
@@ -214,6 +172,9 @@ class HistogramLab:
             label="Link to this plot", sizing_mode="stretch_width"
         )
         self.error_alert = alert_pane("danger", sizing_mode="stretch_width")
+        # The same message beside the boxes the student types in (the banner is by the plot).
+        self.input_error = alert_pane("danger", sizing_mode="stretch_width")
+        self.cut_builder = CutBuilder(self._write_cut, lambda: self.x_input.value)
         self.notice_alert = alert_pane("warning", sizing_mode="stretch_width")
         self.plot_pane = pn.pane.HoloViews(None, sizing_mode="stretch_width", min_height=470)
         self.stats_pane = pn.pane.HTML("", sizing_mode="stretch_width")
@@ -243,6 +204,9 @@ class HistogramLab:
         controls = pn.Column(
             pn.Card(
                 self.dataset_select,
+                self.combine_select,
+                self.combine_stack,
+                self.luminosity_input,
                 pn.pane.Markdown("Or upload a CSV, parquet or ROOT file:", margin=(0, 10)),
                 self.upload,
                 self.dataset_info,
@@ -256,9 +220,11 @@ class HistogramLab:
                 self.cut_input,
                 self.weight_select,
                 self.stack_select,
+                self.input_error,
                 title="Variable and cuts",
                 sizing_mode="stretch_width",
             ),
+            self.cut_builder.layout,
             pn.Card(
                 pn.Row(self.bins_input, self.low_input, self.high_input),
                 self.auto_range,
@@ -302,6 +268,8 @@ class HistogramLab:
             self.fit_pane,
             self.suggested_range_button,
             sizing_mode="stretch_width",
+            # The plot and its messages stay in view while the controls beside them scroll.
+            styles={"position": "sticky", "top": "0px", "align-self": "flex-start"},
         )
         exercise = pn.Column(
             pn.pane.Markdown("### Exercises", margin=(0, 10)),
@@ -323,6 +291,8 @@ class HistogramLab:
         self.variable_select.param.watch(self._on_variable, "value")
         self.x_input.param.watch(self._on_x, "value")
         for widget in (self.cut_input, self.weight_select, self.stack_select, self.bins_input):
+            widget.param.watch(self._on_setting, "value")
+        for widget in (self.combine_select, self.combine_stack, self.luminosity_input):
             widget.param.watch(self._on_setting, "value")
         for widget in (self.logy, self.density, self.fit_select, self.background_select):
             widget.param.watch(self._on_setting, "value")
@@ -373,6 +343,9 @@ class HistogramLab:
         options |= {f"{name} (uploaded)": f"upload:{name}" for name in self.uploads}
         with self._quietly():
             self.dataset_select.options = options
+            self.combine_select.options = options
+            kept = [key for key in self.combine_select.value if key in options.values()]
+            self.combine_select.value = kept
 
     def _dataset(self, key: str) -> Dataset:
         """A dataset by its option key: a data-folder file or an upload of this session."""
@@ -421,11 +394,12 @@ class HistogramLab:
         """Keep the plotted variable if the dataset has it, else take its first one."""
         with self._quietly():
             current = self.x_input.value.strip()
-            if current not in evaluator.names and current.strip("`") not in evaluator.names:
+            # A variable the new dataset has keeps the binning chosen for it.
+            if not can_plot(current, evaluator):
                 name = default_variable(evaluator)
                 self.variable_select.value = name
                 self.x_input.value = as_expression(name, evaluator)
-            self.auto_range.value = True
+                self.auto_range.value = True
 
     def _update_column_options(self, evaluator: Evaluator) -> None:
         """Fill the variable, weight and stack-by menus from the dataset's columns."""
@@ -444,6 +418,7 @@ class HistogramLab:
             if pa.types.is_integer(dataset.table.schema.field(name).type)
         }
         self.cut_input.placeholder = f"e.g. {example_cut(dataset.scalar_columns)}"
+        self.cut_builder.show_for(evaluator.names)
         with self._quietly():
             self.variable_select.options = variables
             self.weight_select.options = weights
@@ -553,18 +528,18 @@ class HistogramLab:
 
     def _add_overlay(self, style: str) -> None:
         """Add the current dataset and cut to the plot, to compare later selections with it."""
-        if len(self.overlays) >= MAX_OVERLAYS:
+        if len(self.settings.overlays) >= MAX_OVERLAYS:
             self._show_error(f"at most {MAX_OVERLAYS} selections can be added to one plot")
             return
         dataset = self.dataset_select.value
         cut = self.cut_input.value.strip()
-        name = dataset.partition(":")[2]
-        label = f"{name}: {cut or 'all events'}"
-        self.overlays.append(Overlay(dataset, cut, self.weight_select.value, label, style))
+        label = f"{dataset_name(dataset)}: {cut or 'all events'}"
+        overlay = Overlay(dataset, cut, self.weight_select.value, label, style)
+        self.settings = self.settings.replace(overlays=(*self.settings.overlays, overlay))
         self.refresh()
 
     def _on_clear_overlays(self, event) -> None:
-        self.overlays.clear()
+        self.settings = self.settings.replace(overlays=())
         self.refresh()
 
     # --- refreshing the plot -----------------------------------------------------------------
@@ -573,22 +548,13 @@ class HistogramLab:
         """Re-fill and redraw from the widgets, off the event loop; problems go to the alert."""
         if self._quiet:
             return
-        try:
-            request = self._request(auto_range)
-        except EventLabError as error:
-            self._show_error(str(error))
-            return
-        started = time.perf_counter()
-        self.work.run(lambda: self._compute(request, started), self._show, self._fail)
+        self._plot(self._read_widgets(auto_range))
 
-    def _request(self, auto_range: bool) -> PlotRequest:
-        """The widgets' settings for one redraw."""
-        x = self.x_input.value.strip()
-        if not x:
-            raise ExpressionInputError("choose a variable or type an expression to plot")
-        return PlotRequest(
+    def _read_widgets(self, auto_range: bool) -> PlotSettings:
+        """The settings as the widgets show them (the student's changes)."""
+        return self.settings.replace(
             dataset=self.dataset_select.value,
-            x=x,
+            x=self.x_input.value.strip(),
             cut=self.cut_input.value,
             weight=self.weight_select.value,
             stack=self.stack_select.value,
@@ -601,53 +567,82 @@ class HistogramLab:
             fit=self.fit_select.value,
             background=self.background_select.value,
             fit_range=(self.fit_low.value, self.fit_high.value),
-            overlays=tuple(self.overlays),
             fixed_width=Z_WIDTH if self.fix_width.value else None,
+            combine=tuple(self.combine_select.value),
+            combine_mode="stack" if self.combine_stack.value else "sum",
+            luminosity=self.luminosity_input.value or None,
         )
 
-    def _compute(self, request: PlotRequest, started: float) -> PlotOutcome:
-        """Fill the main selection, the stack and the overlays, and fit (no widget touched)."""
-        evaluator = self._evaluator(request.dataset)
-        x, cut, weight = request.x, request.cut, request.weight
-        selection = evaluator.selection(x, cut, weight)
-        binning = plot_binning(selection, request)
-        histogram = evaluator.histogram(x, binning, cut, weight)
-        layers = self._main_layers(evaluator, request, binning, histogram)
-        rows = [(layers[0].label if len(layers) == 1 else "all selected", selection, histogram)]
-        for number, overlay in enumerate(request.overlays):
-            overlay_selection, overlay_histogram = self._overlay_histogram(overlay, x, binning)
-            colour = DATA_COLOUR if overlay.style == "points" else PALETTE[(number + 1) % 10]
-            layers.append(Layer(overlay.label, overlay_histogram, overlay.style, colour))
-            rows.append((overlay.label, overlay_selection, overlay_histogram))
-        fit = plot_fit(histogram, selection.weighted, request)
-        plot = PlotData(
-            layers=tuple(layers),
-            x_label=axis_label(x),
-            logy=request.logy,
-            density=request.density,
-            fit=fit,
-            fit_layer=0,
-        )
-        used = [evaluator.missing(name) for name in evaluator.columns_used(x, cut, weight)]
-        return PlotOutcome(plot, binning, statistics_html(rows) + missing_html(used), fit, started)
-
-    def _show(self, outcome: PlotOutcome) -> None:
-        """On the event loop: show a computed plot, its tables and the binning it used."""
+    def _show_settings(self, settings: PlotSettings) -> PlotSettings:
+        """Set the widgets to `settings` without redrawing; returns them as the page can show
+        them (a weight the dataset does not have is dropped)."""
+        if settings.weight not in self.weight_select.options.values():
+            settings = settings.replace(weight=NO_CHOICE)
+        if settings.stack not in self.stack_select.options.values():
+            settings = settings.replace(stack=NO_CHOICE)
+        available = self.dataset_select.options.values()
+        combine = tuple(key for key in settings.combine if key in available)
+        settings = settings.replace(combine=combine)
         with self._quietly():
-            self.bins_input.value = outcome.binning.bins
-            self.low_input.value = outcome.binning.low
-            self.high_input.value = outcome.binning.high
+            self.x_input.value = settings.x
+            if settings.x in self.variable_select.options.values():
+                self.variable_select.value = settings.x
+            self.cut_input.value = settings.cut
+            self.weight_select.value = settings.weight
+            self.stack_select.value = settings.stack
+            self.bins_input.value = settings.bins
+            if settings.low is not None and settings.high is not None:
+                self.low_input.value, self.high_input.value = settings.low, settings.high
+            self.auto_range.value = settings.auto_range
+            self.logy.value = settings.logy
+            self.density.value = settings.density
+            self.fit_select.value = settings.fit
+            self.background_select.value = settings.background
+            self.fit_low.value, self.fit_high.value = settings.fit_range
+            self.fix_width.value = settings.fixed_width is not None
+            self.combine_select.value = list(settings.combine)
+            self.combine_stack.value = settings.combine_mode == "stack"
+            self.luminosity_input.value = settings.luminosity
+        return settings
+
+    def _apply(self, settings: PlotSettings) -> None:
+        """Show and plot settings set by a link or an exercise step."""
+        self._plot(self._show_settings(settings))
+
+    def _plot(self, settings: PlotSettings) -> None:
+        """Make `settings` the state and compute their plot off the event loop."""
+        self.settings = settings
+        self.work.run(lambda: self._compute(settings), self._show, self._fail)
+
+    def _compute(self, settings: PlotSettings) -> tuple[PlotOutcome, str]:
+        """The plot of some settings (no widget touched): datasets, stack, overlays, fit; and
+        its statistics table with the empty values of the columns in use."""
+        outcome = compute_plot(settings, self._evaluator)
+        evaluator = self._evaluator(settings.dataset)
+        used = [evaluator.missing(name) for name in outcome.columns_used]
+        notes = list_html(outcome.notes)
+        return outcome, statistics_html(outcome.statistics) + notes + missing_html(used)
+
+    def _show(self, computed: tuple[PlotOutcome, str]) -> None:
+        """On the event loop: show a computed plot, its tables and the binning it used."""
+        outcome, statistics = computed
+        binning = outcome.binning
+        self.settings = self.settings.replace(bins=binning.bins, low=binning.low, high=binning.high)
+        with self._quietly():
+            self.bins_input.value = binning.bins
+            self.low_input.value = binning.low
+            self.high_input.value = binning.high
         self.plot, self.fit = outcome.plot, outcome.fit
         element = self.live.element(self.plot, in_place=pn.state.loaded)
         if element is not None:
             self.plot_pane.object = element
-        self.stats_pane.object = outcome.statistics
+        self.stats_pane.object = statistics
         self.fit_pane.object = fit_html(self.fit)
         self.fit_pane.visible = self.fit is not None
         self.suggested_range_button.visible = bool(self.fit and self.fit.suggested_range)
-        self.overlay_list.object = list_html(overlay.label for overlay in self.overlays)
+        self.overlay_list.object = list_html(overlay.label for overlay in self.settings.overlays)
         self.link_text.value = self._link()
-        self.error_alert.visible = False
+        self.error_alert.visible = self.input_error.visible = False
         self.last_refresh_ms = 1e3 * (time.perf_counter() - outcome.started)
 
     def _on_suggested_range(self, event: object = None) -> None:
@@ -663,98 +658,17 @@ class HistogramLab:
         """An action that could not be done: say why above the plot."""
         self._show_error(str(error))
 
-    def _main_layers(
-        self,
-        evaluator: Evaluator,
-        request: PlotRequest,
-        binning: Binning,
-        histogram: FilledHistogram,
-    ) -> list[Layer]:
-        """The main selection as one histogram, or split into stacked categories."""
-        column, x, cut, weight = request.stack, request.x, request.cut, request.weight
-        label = cut.strip() or "all events"
-        if request.overlays:
-            label = f"{request.dataset.partition(':')[2]}: {label}"
-        if not column:
-            return [Layer(label, histogram, "bars", PALETTE[0])]
-        values = evaluator.values(column)
-        categories = np.unique(values[np.isfinite(values)])
-        if categories.size > MAX_CATEGORIES:
-            raise DatasetError(
-                f"{column} has {categories.size} different values; stacking needs at most "
-                f"{MAX_CATEGORIES}"
-            )
-        layers = []
-        for number, category in enumerate(categories):
-            condition = f"{quoted(column)} == {category:.17g}"
-            category_cut = f"({cut}) & {condition}" if cut.strip() else condition
-            part = evaluator.histogram(x, binning, category_cut, weight)
-            layers.append(
-                Layer(category_label(column, category), part, "stack", PALETTE[number % 10])
-            )
-        return layers
-
-    def _overlay_histogram(
-        self, overlay: Overlay, x: str, binning: Binning
-    ) -> tuple[Selection, FilledHistogram]:
-        """The selection and histogram of an added dataset/cut with the current variable."""
-        try:
-            evaluator = self._evaluator(overlay.dataset)
-            selection = evaluator.selection(x, overlay.cut, overlay.weight)
-            return selection, evaluator.histogram(x, binning, overlay.cut, overlay.weight)
-        except EventLabError as error:
-            raise ExpressionInputError(f"Added selection '{overlay.label}': {error}") from None
-
     def _link(self) -> str:
         """A link that reopens this dataset, these expressions and this binning."""
-        kind, _, name = self.dataset_select.value.partition(":")
-        settings = LinkSettings(
-            dataset=name if kind == "file" else None,
-            x=self.x_input.value,
-            cut=self.cut_input.value,
-            weight=self.weight_select.value,
-            bins=self.bins_input.value,
-            range=(self.low_input.value, self.high_input.value),
-            logy=self.logy.value,
-            density=self.density.value,
-            fit=self.fit_select.value or None,
-            background=self.background_select.value if self.fit_select.value else None,
-        )
-        return f"{page_address()}?{settings_query(settings)}"
+        kind, _, name = self.settings.dataset.partition(":")
+        query = settings_query(self.settings.link(name if kind == "file" else None))
+        return f"{page_address()}?{query}"
 
-    def _open_link(self, link: LinkSettings) -> None:
+    def _open_link(self, link) -> None:
         """The first plot of the page: the dataset's first variable, then what the link sets."""
         self._choose_variable(self.evaluator)
-        self._apply_link(link)
-        if link == LinkSettings(dataset=link.dataset):
-            self.refresh(auto_range=True)
-
-    def _apply_link(self, link: LinkSettings) -> None:
-        """Apply the (already validated) settings of a link; expressions are checked on use."""
-        with self._quietly():
-            if link.x is not None:
-                self.x_input.value = link.x
-                if link.x in self.variable_select.options.values():
-                    self.variable_select.value = link.x
-            if link.cut is not None:
-                self.cut_input.value = link.cut
-            if link.weight is not None and link.weight in self.weight_select.options.values():
-                self.weight_select.value = link.weight
-            if link.bins is not None:
-                self.bins_input.value = link.bins
-            if link.range is not None:
-                self.auto_range.value = False
-                self.low_input.value, self.high_input.value = link.range
-            if link.logy is not None:
-                self.logy.value = link.logy
-            if link.density is not None:
-                self.density.value = link.density
-            if link.fit is not None:
-                self.fit_select.value = "" if link.fit == "none" else link.fit
-            if link.background is not None:
-                self.background_select.value = link.background
-        if link != LinkSettings(dataset=link.dataset):
-            self.refresh(auto_range=link.range is None)
+        current = self._read_widgets(auto_range=link.range is None)
+        self._apply(current.with_link(link))
 
     # --- exercises ---------------------------------------------------------------------------
 
@@ -763,7 +677,7 @@ class HistogramLab:
         self.exercise = next((e for e in self.exercises if e.id == event.new), None)
         self.questions.objects = []
         self._pending_step = None
-        self.error_alert.visible = False  # a message about the previous exercise's file
+        self.error_alert.visible = self.input_error.visible = False  # the previous file's message
         if self.exercise is None:
             self.exercise_text.object = text_html(EXERCISE_HINT)
             for button in (self.previous_button, self.next_button, self.suggested_button):
@@ -803,45 +717,26 @@ class HistogramLab:
         return None
 
     def _apply_step(self, key: str, step: Step) -> None:
-        """Set the widgets to a step's suggested dataset, expressions, binning and fit."""
+        """Set the page to a step's suggested dataset, expressions, binning and fit."""
         if self.dataset_select.value != key or key not in self.evaluators:
             with self._quietly():
                 self.dataset_select.value = key
-            self._load_dataset(key, then=lambda: self._set_step(step))
+            self._load_dataset(key, then=lambda: self._apply(self.settings.with_step(step, key)))
         else:
-            self._set_step(step)
-
-    def _set_step(self, step: Step) -> None:
-        """The widgets of a step, once its dataset is open, and its plot."""
-        self.overlays.clear()
-        with self._quietly():
-            if step.x:
-                self.x_input.value = step.x
-                if step.x in self.variable_select.options.values():
-                    self.variable_select.value = step.x
-            self.cut_input.value = step.cut
-            options = self.weight_select.options.values()
-            self.weight_select.value = step.weight if step.weight in options else NO_CHOICE
-            self.stack_select.value = NO_CHOICE
-            self.logy.value = step.logy
-            self.density.value = step.density
-            self.fit_select.value = step.fit
-            self.background_select.value = step.background
-            self.fit_low.value = step.fit_range[0] if step.fit_range else None
-            self.fit_high.value = step.fit_range[1] if step.fit_range else None
-            if step.bins:
-                self.bins_input.value = step.bins
-            self.auto_range.value = step.range is None
-            if step.range:
-                self.low_input.value, self.high_input.value = step.range
-        self.refresh(auto_range=step.range is None)
+            self._apply(self.settings.with_step(step, key))
 
     # --- messages and exports ----------------------------------------------------------------
 
     def _show_error(self, message: str) -> None:
-        """An error above the plot: its first line as text, an expression and caret below."""
+        """An error above the plot (its first line as text, an expression and caret below), and
+        beside the expression boxes."""
         first, _, rest = message.partition("\n")
         show_alert(self.error_alert, first, rest)
+        show_alert(self.input_error, first, rest)
+
+    def _write_cut(self, cut: str) -> None:
+        """The cut builder's expression, into the cut box (which redraws)."""
+        self.cut_input.value = cut
 
     def _show_notice(self, message: str) -> None:
         """A warning above the plot."""
@@ -895,6 +790,17 @@ def page_address() -> str:
     return location.href.split("?", 1)[0].split("#", 1)[0]
 
 
+def can_plot(text: str, evaluator: Evaluator) -> bool:
+    """Whether an expression reads only names the dataset has (a list column alone too)."""
+    if not text or text in evaluator.dataset.jagged_columns:
+        return bool(text)
+    try:
+        parse(text, evaluator.names)
+    except ExpressionError:
+        return False
+    return True
+
+
 def default_variable(evaluator: Evaluator) -> str:
     """The first variable to show: a mass or momentum if there is one, else the first column."""
     names = evaluator.dataset.names
@@ -928,160 +834,3 @@ def as_expression(name: str, evaluator: Evaluator) -> str:
     """A variable menu's choice as the plot box shows it: a list column as it is (all its
     elements), any other name quoted when it is not a plain word."""
     return name if name in evaluator.dataset.jagged_columns else quoted(name)
-
-
-def quoted(name: str) -> str:
-    """A column name as an expression can use it (backticks when not a plain word)."""
-    return name if name.isidentifier() else f"`{name}`"
-
-
-def plot_binning(selection: Selection, request: PlotRequest) -> Binning:
-    """The binning a request asks for, or an automatic one from the selected values."""
-    if request.auto_range:
-        binning = auto_binning(selection.values)
-        if not is_integer_binning(binning):
-            binning = Binning(request.bins, binning.low, binning.high)
-        return binning
-    if request.low is None or request.high is None:
-        raise DatasetError("type both ends of the range, or tick Automatic range")
-    return Binning(request.bins, float(request.low), float(request.high))
-
-
-def plot_fit(histogram: FilledHistogram, weighted: bool, request: PlotRequest) -> FitResult | None:
-    """The fit of the main histogram when a peak shape is chosen (a failed fit is reported)."""
-    if not request.fit:
-        return None
-    low, high = request.fit_range
-    low = histogram.edges[0] if low is None else low
-    high = histogram.edges[-1] if high is None else high
-    fixed = request.fixed_width if request.fit in ("bw", "voigt") else None
-    result = fit_peak(histogram, request.fit, request.background, (low, high), weighted, fixed)
-    return units_for(result, expression_unit(request.x) or "")
-
-
-def is_integer_binning(binning: Binning) -> bool:
-    """True for the one-bin-per-whole-number binning chosen for counts."""
-    return binning.low % 1 == 0.5 and binning.bins == binning.high - binning.low
-
-
-def dataset_info_html(dataset: Dataset) -> str:
-    """The data card: rows and columns, the file's own description, notes on its values."""
-    meta = dataset.metadata
-    parts = [
-        f"<p style='margin:4px 0'><b>{dataset.n_rows:,}</b> rows, "
-        f"<b>{len(dataset.table.column_names):,}</b> columns</p>"
-    ]
-    described = [f"<i>{text_html(key)}</i>: {text_html(text)}" for key, text in meta.items()]
-    if described:
-        parts.append(list_html_items(described))
-    if dataset.ignored:
-        shown = ", ".join(dataset.ignored[:MAX_NAMES_SHOWN])
-        more = len(dataset.ignored) - MAX_NAMES_SHOWN
-        shown += f" and {more:,} more" if more > 0 else ""
-        note = text_html(f"Text columns are not plotted: {shown}.")
-        parts.append(f"<p style='margin:4px 0'>{note}</p>")
-    parts.append(missing_note(dataset))
-    return "".join(parts)
-
-
-def list_html(lines: Iterable[str]) -> str:
-    """Lines of text as a bulleted list."""
-    return list_html_items(text_html(line) for line in lines)
-
-
-def list_html_items(items: Iterable[str]) -> str:
-    """Items that are already HTML as a bulleted list ("" for none)."""
-    rows = "".join(f"<li>{item}</li>" for item in items)
-    return f"<ul style='margin:2px 0;padding-left:18px'>{rows}</ul>" if rows else ""
-
-
-def number_text(value: float) -> str:
-    """A statistic for a table."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return "–"
-    if isinstance(value, int) or float(value).is_integer():
-        return f"{value:,.0f}"
-    return f"{value:.5g}"
-
-
-def statistics_html(rows: list[tuple[str, Selection, FilledHistogram]]) -> str:
-    """A table of entries, selected fraction, mean, std and flows, one row per selection."""
-    header = (
-        "<tr><th>selection</th><th>entries</th><th>selected</th><th>mean</th><th>std</th>"
-        "<th>underflow</th><th>overflow</th><th>no value</th></tr>"
-    )
-    body = []
-    for label, selection, histogram in rows:
-        numbers = summary(selection, histogram)
-        weighted = selection.weighted
-        entries = number_text(numbers["entries"])
-        if weighted:
-            entries += f" (Σw {number_text(numbers['sum_of_weights'])})"
-        body.append(
-            f"<tr><td>{html.escape(label)}</td><td>{entries}</td>"
-            f"<td>{100 * numbers['selected_fraction']:.1f} %</td>"
-            f"<td>{number_text(numbers['mean'])}</td><td>{number_text(numbers['std'])}</td>"
-            f"<td>{number_text(numbers['underflow'])}</td>"
-            f"<td>{number_text(numbers['overflow'])}</td>"
-            f"<td>{number_text(numbers['no_value'])}</td></tr>"
-        )
-    return table_html("Statistics", header + "".join(body))
-
-
-def missing_html(columns: list[MissingValues]) -> str:
-    """A line under the statistics on the empty or infinite values of the columns in use."""
-    incomplete = [column for column in columns if column.missing or column.infinite]
-    if not incomplete:
-        return ""
-    described = "; ".join(html.escape(column.describe()) for column in incomplete)
-    return (
-        "<p style='font-size:12px;color:#555;margin:4px 0 0 0'>"
-        f"Columns in use — {described}. Empty values are not plotted (see <i>no value</i>); "
-        "in a cut, <code>&gt;</code>, <code>&lt;</code> or <code>==</code> on an empty value "
-        "is false.</p>"
-    )
-
-
-def exercise_problems_html(problems: list[str]) -> str:
-    """The exercise files that could not be read, each with its mistake, for the teacher."""
-    if not problems:
-        return ""
-    count = f"{len(problems)} exercise file" + ("s" if len(problems) != 1 else "")
-    return (
-        "<div style='font-size:12px;color:#842029'>"
-        f"{count} of the data folders could not be used:{list_html(problems)}</div>"
-    )
-
-
-def exercise_markdown(exercise: Exercise, index: int) -> str:
-    """The text of one step of an exercise."""
-    step = exercise.steps[index]
-    title = f": {step.title}" if step.title else ""
-    parts = [f"**{exercise.title}**", exercise.summary]
-    parts.append(f"#### Step {index + 1} of {len(exercise.steps)}{title}")
-    parts.append(step.instructions)
-    if exercise.source and index == 0:
-        parts.append(f"*About the data:* {exercise.source}")
-    return "\n\n".join(part for part in parts if part)
-
-
-def question_row(question) -> pn.Column:
-    """A question with an answer box, a Check button and the verdict."""
-    answer = pn.widgets.TextInput(placeholder="your answer", width=150)
-    button = pn.widgets.Button(label="Check", width=80)
-    verdict = pn.pane.HTML("", sizing_mode="stretch_width")
-
-    def check(event) -> None:
-        result = check_answer(question, answer.value)
-        mark = "✅" if result.correct else "❌"
-        verdict.object = text_html(f"{mark} {result.message}")
-
-    button.on_click(check)
-    answer.param.watch(check, "value")
-    unit = f" ({question.unit})" if question.unit else ""
-    return pn.Column(
-        pn.pane.HTML(markdown_html(f"**Q:** {question.text}{unit}"), sizing_mode="stretch_width"),
-        pn.Row(answer, button),
-        verdict,
-        sizing_mode="stretch_width",
-    )
