@@ -20,8 +20,8 @@ from converters.kinematics import missing_et
 from converters.phoenix import event_dicts, keys_of, whole
 from converters.pipeline import unique_keys
 from converters.read import EventBatch, EventSource, plan_ntuple, plan_physlite
-from converters.storage import EventStore
 from converters.schema import MET_CORE
+from converters.storage import EventStore
 from converters.summary import summary_lines
 
 SUMMARY_COLLECTIONS = (
