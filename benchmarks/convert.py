@@ -24,6 +24,7 @@ import argparse
 import importlib.util
 import math
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -283,17 +284,33 @@ def whole_process_commands(path: Path, folder: Path) -> dict[str, list[str]]:
     return commands
 
 
-def run_in_turn(commands: dict[str, list[str]], runs: int, folder: Path) -> dict[str, float]:
-    """Median seconds of each command over `runs` rounds, the commands taking turns."""
+def child_cpu() -> float:
+    """CPU seconds (user + system) used by the finished child processes so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_in_turn(
+    commands: dict[str, list[str]], runs: int, folder: Path
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Median wall-clock and CPU seconds of each command over `runs` rounds, taking turns.
+
+    CPU seconds hardly change with the load of a shared machine; wall-clock seconds do.
+    """
     environment = {**os.environ, "PYTHONPATH": str(PROJECT)}
     seconds: dict[str, list[float]] = {name: [] for name in commands}
+    cpu: dict[str, list[float]] = {name: [] for name in commands}
     for round_number in range(runs + 1):  # the first round warms the page cache, not counted
         for name, command in commands.items():
-            started = time.perf_counter()
+            started, cpu_before = time.perf_counter(), child_cpu()
             subprocess.run(command, cwd=folder, env=environment, check=True, capture_output=True)
             if round_number:
                 seconds[name].append(time.perf_counter() - started)
-    return {name: statistics.median(values) for name, values in seconds.items()}
+                cpu[name].append(child_cpu() - cpu_before)
+    return (
+        {name: statistics.median(values) for name, values in seconds.items()},
+        {name: statistics.median(values) for name, values in cpu.items()},
+    )
 
 
 def same_columns(ours: Path, peer: Path) -> str:
@@ -321,15 +338,23 @@ def report_peers(sizes: list[int], folder: Path) -> None:
     for size in sizes:
         path = replicate(REAL_FILE, folder / f"replica_{size}.root", max(1, size // 100))
         commands = whole_process_commands(path, folder)
-        medians = run_in_turn(commands, PEER_RUNS.get(size, 3), folder)
-        ours = medians["eventlab columns"]
-        print(f"\n  {size:,} events ({path.stat().st_size / 1e6:.0f} MB):")
+        medians, cpu = run_in_turn(commands, PEER_RUNS.get(size, 3), folder)
+        print(f"\n  {size:,} events ({path.stat().st_size / 1e6:.0f} MB):  wall-clock, CPU")
         for name, seconds in medians.items():
-            print(f"    {name:<22}{seconds:7.2f} s  {size / seconds:>9,.0f} events/s")
-        print(f"    columns / peer        {ours / medians['peer script']:7.2f} x")
-        print(f"    columns / read floor  {ours / medians['uproot read floor']:7.2f} x")
-        if "coffea NanoEvents" in medians:
-            print(f"    columns / coffea      {ours / medians['coffea NanoEvents']:7.2f} x")
+            print(
+                f"    {name:<22}{seconds:7.2f} s {cpu[name]:7.2f} s"
+                f"  {size / seconds:>9,.0f} events/s"
+            )
+        for label, other in (
+            ("peer", "peer script"),
+            ("read floor", "uproot read floor"),
+            ("coffea", "coffea NanoEvents"),
+        ):
+            if other in medians:
+                print(
+                    f"    columns / {label:<12}{medians['eventlab columns'] / medians[other]:7.2f} x"
+                    f" {cpu['eventlab columns'] / cpu[other]:7.2f} x"
+                )
         print(
             f"    peer output matches:  {same_columns(folder / 'c.parquet', folder / 'p.parquet')}"
         )

@@ -1,16 +1,16 @@
-"""Four-vectors and event-level quantities on flat columns.
+"""Four-vectors and event-level quantities on flat columns, in plain numpy.
 
-Energies and masses come from the `vector` library; the transverse sums of the MET and the
-ΔR of its overlap removal, run over every object of a chunk, are a few numpy expressions.
+The formulas are those of the `vector` library (energy from pT, eta and mass; the mass of a sum
+of four-vectors as copysign(sqrt|E² - p²|)); tests/test_kinematics.py checks them against it.
+Written out here, the columns need neither vector's import nor its per-call record arrays.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from converters.flat import Objects
+from converters.flat import Objects, ragged_arange
 from converters.read import EventBatch
-from converters.vectors import vector_module
 
 # Objects entering the approximate missing transverse energy (MeV).
 MET_JET_PT_MIN = 20_000.0
@@ -22,56 +22,62 @@ MET_NOTE = (
 )
 
 
-def momenta(objects: Objects, default_mass: float = 0.0):
-    """Lorentz vectors (pt, eta, phi, mass) of every object (a vector.MomentumNumpy4D)."""
-    mass = objects["m"] if "m" in objects else np.full(objects.size, default_mass)
-    columns = {"pt": objects["pt"], "eta": objects["eta"], "phi": objects["phi"], "mass": mass}
-    return vector_module().array(
-        {key: np.asarray(value, np.float64) for key, value in columns.items()}
-    )
+def float64(objects: Objects, name: str, default: float = 0.0) -> np.ndarray:
+    """A column as float64 (`default` everywhere when the objects do not have it)."""
+    if name not in objects:
+        return np.full(objects.size, default)
+    return np.asarray(objects[name], dtype=np.float64)
 
 
 def energy(objects: Objects, default_mass: float = 0.0) -> np.ndarray:
-    """Energy of every object (same units as pt)."""
-    return np.asarray(momenta(objects, default_mass).energy)
+    """Energy of every object from pt, eta and mass (same units as pt)."""
+    pt, eta = float64(objects, "pt"), float64(objects, "eta")
+    mass = float64(objects, "m", default_mass)
+    sinh = np.sinh(eta)
+    return np.sqrt(np.maximum(mass * mass + pt * pt * (1.0 + sinh * sinh), 0.0))
+
+
+def cartesian(objects: Objects, default_mass: float = 0.0) -> tuple[np.ndarray, ...]:
+    """px, py, pz and E of every object."""
+    pt, eta, phi = (float64(objects, name) for name in ("pt", "eta", "phi"))
+    return (
+        pt * np.cos(phi),
+        pt * np.sin(phi),
+        pt * np.sinh(eta),
+        energy(objects, default_mass),
+    )
+
+
+def mass_of(px: np.ndarray, py: np.ndarray, pz: np.ndarray, e: np.ndarray) -> np.ndarray:
+    """Invariant mass of four-momenta (negative for the rounding of a space-like sum)."""
+    squared = e * e - (px * px + py * py + pz * pz)
+    return np.copysign(np.sqrt(np.abs(squared)), squared)
 
 
 def summed_mass(objects: Objects, default_mass: float = 0.0) -> np.ndarray:
     """Invariant mass of all objects of each event together (0 for none)."""
-    vectors = momenta(objects, default_mass)
-    total = vector_module().array(
-        {
-            "px": objects.sum(vectors.px),
-            "py": objects.sum(vectors.py),
-            "pz": objects.sum(vectors.pz),
-            "E": objects.sum(vectors.E),
-        }
-    )
-    return np.asarray(total.mass)
+    return mass_of(*(objects.sum(part) for part in cartesian(objects, default_mass)))
 
 
 def pair_mass(objects: Objects, first: np.ndarray, second: np.ndarray) -> np.ndarray:
     """Invariant mass of the object pairs (rows first[i], second[i])."""
-    vectors = momenta(objects)
-    return np.asarray((vectors[first] + vectors[second]).mass)
+    return mass_of(*(part[first] + part[second] for part in cartesian(objects)))
 
 
-def wrapped(angle: np.ndarray) -> np.ndarray:
-    """Angles brought into [-pi, pi)."""
-    return (angle + np.pi) % (2 * np.pi) - np.pi
+def near_any(objects: Objects, rows: np.ndarray, others: Objects, delta_r: float) -> np.ndarray:
+    """For the objects at `rows`: whether one of `others` in the same event is within `delta_r`.
 
-
-def not_near(objects: Objects, others: Objects, delta_r: float) -> np.ndarray:
-    """Mask of `objects` farther than `delta_r` from every one of `others` in the same event."""
-    mine, theirs = objects.pairs_with(others)
-    eta = (
-        np.asarray(objects["eta"], np.float64)[mine] - np.asarray(others["eta"], np.float64)[theirs]
-    )
-    phi = wrapped(
-        np.asarray(objects["phi"], np.float64)[mine] - np.asarray(others["phi"], np.float64)[theirs]
-    )
+    Only the pairs of those rows are formed (the MET's jets above threshold, not every jet).
+    """
+    event = objects.event[rows]
+    partners = others.counts[event]
+    mine = np.repeat(np.arange(len(rows), dtype=np.int64), partners)
+    theirs = ragged_arange(others.offsets[:-1][event], partners)
+    eta = np.asarray(objects["eta"][rows], np.float64)[mine] - others["eta"][theirs]
+    phi = np.abs(np.asarray(objects["phi"][rows], np.float64)[mine] - others["phi"][theirs])
+    phi = np.where(phi > np.pi, 2 * np.pi - phi, phi)
     near = eta * eta + phi * phi < delta_r * delta_r
-    return np.bincount(mine[near], minlength=objects.size) == 0
+    return np.bincount(mine[near], minlength=len(rows)) > 0
 
 
 def transverse_sum(objects: Objects, keep: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
@@ -94,7 +100,8 @@ def met_objects(batch: EventBatch) -> list[tuple[Objects, np.ndarray | None]]:
         keep = jets["pt"] > MET_JET_PT_MIN
         for egamma in (electrons, photons):
             if egamma is not None and egamma.size:
-                keep &= not_near(jets, egamma, MET_OVERLAP_DELTA_R)
+                rows = np.flatnonzero(keep)
+                keep[rows[near_any(jets, rows, egamma, MET_OVERLAP_DELTA_R)]] = False
         objects.append((jets, keep))
     return objects
 

@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 from converters.columns import arrow_table, columns
-from converters.pipeline import expression_mask
+from converters.pipeline import PARQUET_OPTIONS, expression_mask
 from converters.read import EventSource, columns_plan
 from converters.selection import Selection
 
@@ -135,7 +135,7 @@ def write_part(chunk: Chunk, job: ColumnsJob, folder: str) -> PartResult:
     final = Path(folder) / chunk.name
     temporary = final.with_name(f".{chunk.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     try:
-        pq.write_table(table, temporary, compression="zstd")
+        pq.write_table(table, temporary, **PARQUET_OPTIONS)
         os.replace(temporary, final)
     finally:
         temporary.unlink(missing_ok=True)
