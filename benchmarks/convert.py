@@ -351,10 +351,9 @@ def report_peers(sizes: list[int], folder: Path) -> None:
             ("coffea", "coffea NanoEvents"),
         ):
             if other in medians:
-                print(
-                    f"    columns / {label:<12}{medians['eventlab columns'] / medians[other]:7.2f} x"
-                    f" {cpu['eventlab columns'] / cpu[other]:7.2f} x"
-                )
+                wall = medians["eventlab columns"] / medians[other]
+                used = cpu["eventlab columns"] / cpu[other]
+                print(f"    columns / {label:<12}{wall:7.2f} x {used:7.2f} x")
         print(
             f"    peer output matches:  {same_columns(folder / 'c.parquet', folder / 'p.parquet')}"
         )
