@@ -1,13 +1,14 @@
 """`eventlab columns` on Dask: events/s with 1 and 2 local workers, the scheduler's cost per chunk,
 and from these the time for the whole ATLAS open-data release on a cluster.
 
-    python benchmarks/scale.py [--files 4] [--events-per-file 10000] [--chunk-entries 5000]
+    python benchmarks/scale.py [--files 8] [--events-per-file 10000] [--chunk-entries 5000]
 
 Writes replicas of the real PHYSLITE example (../shared/data/physlite, as benchmarks/convert.py
 does) into a temporary folder, then times the same dataset-folder run on a LocalCluster of one
 worker process and of two (cluster start-up timed apart). The scheduler's cost per chunk is the
 time per task of many tasks that do nothing. The estimate for the release assumes the measured
-events/s per worker and bytes read per event, and a network bandwidth shared by all workers.
+events/s per worker, the share of a file's bytes that columns read (measured on the real example),
+and a network bandwidth shared by all workers.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -58,13 +60,21 @@ def cluster(workers: int) -> tuple[LocalCluster, Client, float]:
     return local, client, time.perf_counter() - started
 
 
+def worker_cpu(client: Client) -> float:
+    """CPU seconds (user + system) the worker processes have used so far, all together."""
+    usage = client.run(lambda: sum(resource.getrusage(resource.RUSAGE_SELF)[:2]))
+    return sum(usage.values())
+
+
 def timed_run(client: Client, inputs: list[str], folder: Path, chunk: int):
-    """One dataset-folder run on the cluster: (seconds, summary)."""
+    """One dataset-folder run on the cluster: (seconds, worker CPU seconds, summary)."""
     runner = DaskRunner(client, "")
     client.run(lambda: __import__("converters.dataset"))  # imports are start-up, not work
+    cpu_before = worker_cpu(client)
     started = time.perf_counter()
     summary = write_columns_dataset(inputs, folder, ColumnsJob(limits=LIMITS), runner, chunk)
-    return time.perf_counter() - started, summary
+    seconds = time.perf_counter() - started
+    return seconds, worker_cpu(client) - cpu_before, summary
 
 
 def per_task_overhead(client: Client) -> tuple[float, float]:
@@ -78,18 +88,28 @@ def per_task_overhead(client: Client) -> tuple[float, float]:
     return batch, (time.perf_counter() - started) / 20
 
 
-def release_estimate(rate_per_worker: float, bytes_per_event: float, task_seconds: float) -> None:
+def read_fraction() -> float:
+    """The share of a real PHYSLITE file's bytes that `columns` reads (the real example)."""
+    from converters.pipeline import write_columns
+
+    with tempfile.TemporaryDirectory() as folder:
+        summary = write_columns(REAL_FILE, Path(folder) / "c.parquet")
+    return summary.bytes_read / REAL_FILE.stat().st_size
+
+
+def release_estimate(rate_per_worker: float, fraction: float, task_seconds: float) -> None:
     """Print the time for the whole release on 100 and 1,000 cores."""
+    read = fraction * RELEASE_BYTES
     print(
         f"\nThe whole release on paper: {RELEASE_FILES:,} files, {RELEASE_EVENTS / 1e6:.0f} M"
-        f" events, {RELEASE_BYTES / 2**40:.0f} TiB; columns read"
-        f" {bytes_per_event / 1e3:.1f} kB per event ({bytes_per_event * RELEASE_EVENTS / 1e12:.1f}"
-        f" TB of the {RELEASE_BYTES / 1e12:.1f} TB)"
+        f" events, {RELEASE_BYTES / 2**40:.0f} TiB; columns read {100 * fraction:.0f} % of a"
+        f" file's bytes (as of the real example): {read / 2**40:.1f} TiB over the network;"
+        f" {rate_per_worker:,.0f} events/s per core (as measured)"
     )
     chunks = RELEASE_FILES  # about 12,000 events per file: one chunk each at the default size
     for cores, bandwidth in BANDWIDTH.items():
         compute = RELEASE_EVENTS / (cores * rate_per_worker)
-        network = bytes_per_event * RELEASE_EVENTS / bandwidth
+        network = read / bandwidth
         scheduling = chunks * task_seconds
         total = max(compute, network) + scheduling
         print(
@@ -102,7 +122,7 @@ def release_estimate(rate_per_worker: float, bytes_per_event: float, task_second
 def main() -> None:
     """Write the inputs, run on 1 and 2 workers, print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--files", type=int, default=4)
+    parser.add_argument("--files", type=int, default=8)
     parser.add_argument("--events-per-file", type=int, default=10_000)
     parser.add_argument("--chunk-entries", type=int, default=5000)
     args = parser.parse_args()
@@ -122,7 +142,7 @@ def main() -> None:
             local, client, startup = cluster(workers)
             with local, client:
                 timed_run(client, inputs[:1], folder / f"warm{workers}", args.chunk_entries)
-                seconds, summary = timed_run(
+                seconds, cpu, summary = timed_run(
                     client, inputs, folder / f"out{workers}", args.chunk_entries
                 )
                 if workers == 2:
@@ -130,7 +150,8 @@ def main() -> None:
             rates[workers] = events / seconds
             print(
                 f"  {workers} worker{'s' if workers > 1 else ' '}: {rates[workers]:8,.0f} events/s"
-                f" ({seconds:.1f} s for {summary.parts} chunks; cluster start-up {startup:.1f} s)"
+                f" ({seconds:.1f} s for {summary.parts} chunks, workers busy {cpu / seconds:.2f}"
+                f" CPUs on average; cluster start-up {startup:.1f} s)"
             )
         print(f"  2 workers / 1 worker: {rates[2] / rates[1]:.2f} x")
         print(
@@ -139,7 +160,7 @@ def main() -> None:
         )
         chunk_seconds = args.chunk_entries / rates[1]
         print(f"  a {args.chunk_entries:,}-entry chunk takes {chunk_seconds:.2f} s of one worker")
-        release_estimate(rates[2] / 2, summary.bytes_read / events, batch)
+        release_estimate(rates[2] / 2, read_fraction(), batch)
 
 
 if __name__ == "__main__":

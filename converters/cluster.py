@@ -42,6 +42,7 @@ class LocalRunner:
 
     workers = 1
     where = "in this process"
+    prefetch = True  # this process may use a second core to read ahead
 
     def run(
         self, function: Callable, arguments: Sequence[tuple], progress: bool = False
@@ -67,6 +68,8 @@ class LocalRunner:
 
 class DaskRunner:
     """Runs the tasks on a Dask distributed cluster, as many at once as it has threads."""
+
+    prefetch = False  # each worker has one core (threads_per_worker=1 for a local cluster)
 
     def __init__(self, client, where: str):
         self.client = client

@@ -12,7 +12,7 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -192,6 +192,7 @@ def write_columns_dataset(
         else:
             part.update(status="pending", events=None)
             todo.append(name)
+    job = replace(job, prefetch=runner.prefetch)
     arguments = [(part_chunk(name, manifest.parts[name]), job, str(folder)) for name in todo]
     found: set[int] = set()
     last_write = time.monotonic()

@@ -34,6 +34,7 @@ class ColumnsJob:
     selection: Selection = field(default_factory=Selection)
     limits: Mapping[str, int] = field(default_factory=dict)
     metadata: Mapping[str, str] | None = None
+    prefetch: bool = True  # read the next batch in a second thread (not on one-core workers)
 
     def describe(self) -> dict:
         """The job as JSON-ready values, to recognise the same job on a rerun."""
@@ -104,7 +105,8 @@ def chunk_table(chunk: Chunk, job: ColumnsJob) -> tuple[pa.Table, PartResult]:
     bytes_before = source.bytes_read
     selection = job.selection
     tables, found = [], set()
-    for first, batch in source.iterate(chunk.start, chunk.stop, READ_ENTRIES):
+    batches = source.iterate(chunk.start, chunk.stop, READ_ENTRIES, prefetch=job.prefetch)
+    for first, batch in batches:
         mask = selection.entry_mask(chunk.offset + first, len(batch))
         by_number = selection.number_mask(batch.info["event"])
         found |= set(batch.info["event"][mask & by_number].astype(np.int64).tolist())

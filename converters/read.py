@@ -336,14 +336,21 @@ class EventSource:
         """Entry ranges over [start, stop) of about `target` entries, cut between clusters."""
         return chunk_ranges(self.cluster_boundaries(), start, stop, target)
 
-    def iterate(self, start: int, stop: int, target: int) -> Iterator[tuple[int, EventBatch]]:
+    def iterate(
+        self, start: int, stop: int, target: int, prefetch: bool = True
+    ) -> Iterator[tuple[int, EventBatch]]:
         """Batches of about `target` entries over [start, stop), with their first entry.
 
-        The next batch is read in a second thread while the caller works on the current one:
-        decompression and array building release the GIL, so both cores are used.
+        With `prefetch`, the next batch is read in a second thread while the caller works on the
+        current one: decompression and array building release the GIL, so both cores are used.
+        Without it (a Dask worker, which has one core of its own) batches are read in turn.
         """
         ranges = self.chunks(start, stop, target)
         if not ranges:
+            return
+        if not prefetch:
+            for chunk_start, chunk_stop in ranges:
+                yield chunk_start, self.read(chunk_start, chunk_stop)
             return
         with ThreadPoolExecutor(max_workers=1) as pool:
             pending = pool.submit(self.read, *ranges[0])
