@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from converters.errors import EventLabError
@@ -16,15 +17,24 @@ INPUT_HELP = (
 )
 
 
-def positive_int(text: str) -> int:
-    """An argparse type for counts that must be at least 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def whole_number_at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse type for whole numbers of at least `minimum`."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            least = "0 or more" if minimum == 0 else f"at least {minimum}"
+            raise argparse.ArgumentTypeError(f"must be {least}, got {value}")
+        return value
+
+    return parse
+
+
+positive_int = whole_number_at_least(1)
+non_negative_int = whole_number_at_least(0)
 
 
 def add_selection_options(parser: argparse.ArgumentParser) -> None:
@@ -43,17 +53,6 @@ def add_selection_options(parser: argparse.ArgumentParser) -> None:
         help='a cut over the per-event columns, e.g. "n_muons >= 2 & met > 30"',
     )
     group.add_argument("--max-events", type=positive_int, metavar="N", help="stop after N events")
-
-
-def non_negative_int(text: str) -> int:
-    """An argparse type for counts that may be 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
 
 
 def add_parallel_options(parser: argparse.ArgumentParser) -> None:
