@@ -339,11 +339,19 @@ def teacher_panel(config: AppConfig, key: str | None) -> Any:
     import panel as pn
 
     from app.masterclass.setup import class_store, masterclass
+    from app.masterclass.store import ClassStoreError
     from app.masterclass.teacher import teacher_tab
+    from app.safe_html import alert_pane, show_alert
     from app.work import PageWork
 
+    try:
+        store = class_store(config)
+    except ClassStoreError as error:
+        pane = alert_pane("danger", width=640)
+        show_alert(pane, f"Class records are off on this server: {error}")
+        return pn.Column(pane, margin=10)
     work = PageWork(config.action_seconds, pn.state.curdoc)
-    return teacher_tab(class_store(config), masterclass(config), key, work)
+    return teacher_tab(store, masterclass(config), key, work)
 
 
 def display_widgets(displays: list) -> list[Any]:
@@ -539,9 +547,19 @@ def run_server(server: Any) -> None:
 def announce_masterclass(config: AppConfig, class_name: str | None, base: str) -> None:
     """Open the class asked for, and print the teacher page's address (it holds the key)."""
     from app.masterclass.setup import class_dir, class_store, masterclass
+    from app.masterclass.store import ClassStoreError
 
     masterclass(config)  # a broken categories file stops the start with its message
-    store = class_store(config)
+    try:
+        store = class_store(config)
+    except ClassStoreError as error:
+        if config.class_dir is not None or class_name is not None:
+            raise  # asked for: a folder that cannot hold records stops the start
+        print(
+            f"EventLab: masterclass records are off ({error}); give a folder with --class-dir",
+            file=sys.stderr,
+        )
+        return
     if class_name is not None:
         info = store.start_class(class_name)
         print(

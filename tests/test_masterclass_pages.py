@@ -99,3 +99,11 @@ def test_the_teacher_page_needs_the_key(config):
     assert "not the teacher key" in refused.objects[0].object
     allowed = teacher_tab(store, masterclass(config), store.teacher_key(), PageWork())
     assert "teacher page" in allowed.objects[0].object
+
+
+def test_a_server_that_cannot_keep_records_says_so_on_the_card(tmp_path):
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    display = display_on(AppConfig(class_dir=blocked))
+    assert "Class records are off on this server" in display.recorder.panel.object
+    assert "cannot make the class folder" in display.recorder.panel.object

@@ -201,3 +201,18 @@ def test_serve_with_a_class_folder_that_is_a_file_stops_with_one_line(tmp_path):
     done = eventlab("serve", "--class-dir", not_a_folder, "--port", "1")
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "cannot make the class folder" in done.stderr.strip().splitlines()[-1]
+
+
+def test_an_unusable_default_folder_turns_records_off_but_the_server_starts(
+    tmp_path, monkeypatch, capsys
+):
+    from app.config import AppConfig
+    from app.server import announce_masterclass
+
+    blocked = tmp_path / "file"
+    blocked.write_text("x")
+    monkeypatch.setenv("XDG_DATA_HOME", str(blocked))
+    announce_masterclass(AppConfig(), None, "http://127.0.0.1:5006/")
+    assert "masterclass records are off" in capsys.readouterr().err
+    with pytest.raises(ClassStoreError, match="cannot make the class folder"):
+        announce_masterclass(AppConfig(), "3B", "http://127.0.0.1:5006/")

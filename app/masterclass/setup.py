@@ -7,7 +7,7 @@ from pathlib import Path
 
 from app.config import AppConfig
 from app.masterclass.categories import Masterclass, load_masterclass
-from app.masterclass.store import ClassStore, default_class_dir
+from app.masterclass.store import ClassStore, ClassStoreError, default_class_dir
 
 
 def class_dir(config: AppConfig) -> Path:
@@ -38,7 +38,11 @@ def masterclass(config: AppConfig) -> Masterclass:
 
 
 def student_card(config: AppConfig, current, work, args: dict | None = None):
-    """A page's masterclass card (see app/masterclass/student.py)."""
-    from app.masterclass.student import StudentCard
+    """A page's masterclass card (see app/masterclass/student.py); a message if records are off."""
+    from app.masterclass.student import StudentCard, UnavailableCard
 
-    return StudentCard(class_store(config), masterclass(config), current, work, args)
+    try:
+        store = class_store(config)
+    except ClassStoreError as error:
+        return UnavailableCard(str(error))
+    return StudentCard(store, masterclass(config), current, work, args)

@@ -257,6 +257,22 @@ class StudentCard:
         show_alert(self.alert, message)
 
 
+class UnavailableCard:
+    """The masterclass card when the server cannot keep records: it says why."""
+
+    def __init__(self, reason: str):
+        import panel as pn
+
+        self.panel = pn.pane.HTML(
+            f"<span style='color:#666'>Class records are off on this server: "
+            f"{text_html(reason)}.</span>",
+            width=CARD_WIDTH - 20,
+        )
+
+    def event_shown(self) -> None:
+        """Nothing to follow."""
+
+
 def same_event(record: Record, choice: EventChoice) -> bool:
     """Whether a record is of the event shown."""
     return (record.event_file, record.run, record.event) == (
