@@ -113,6 +113,8 @@ def test_the_page_shows_data_points_stacked_simulation_and_the_ratio(folder):
 
 def test_the_ratio_panel_renders_below_the_plot(folder):
     import holoviews as hv
+    from bokeh.document import Document
+    from bokeh.io.doc import patch_curdoc
 
     from app.histogram.drawing import LivePlot
 
@@ -123,7 +125,9 @@ def test_the_ratio_panel_renders_below_the_plot(folder):
     lab.luminosity_input.value = LUMI
     element = LivePlot().element(lab.plot, in_place=False)
     assert isinstance(element, hv.Layout) and len(element) == 2
-    figure = hv.render(element, backend="bokeh")
+    document = Document()  # its own document: an earlier test may have left curdoc patched
+    with patch_curdoc(document):
+        figure = hv.render(element, backend="bokeh")
     plots = [item[0] if isinstance(item, tuple) else item for item in figure.children]
     labels = [plot.yaxis[0].axis_label for plot in plots if hasattr(plot, "yaxis")]
     assert labels[-1] == "data / simulation" and len(labels) == 2
