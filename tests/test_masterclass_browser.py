@@ -90,7 +90,7 @@ def teacher_total(page) -> str:
     return total.first.inner_text() if total.count() else ""
 
 
-# Once more on failure: in a full run its server restart has timed out once in three runs.
+# Once more on failure: beside other tests its pages timed out in two of four runs (alone: none).
 @pytest.mark.flaky(reruns=1)
 def test_pick_two_muons_save_the_event_and_the_teacher_sees_it_after_a_restart(
     browser, tmp_path, dimuon_event, screenshot_dir
