@@ -30,6 +30,7 @@ from app.display.camera import (
 from app.display.collection_list import collection_list
 from app.display.controls import legend_html
 from app.display.detector_list import detector_list
+from app.display.lego_view import LegoView
 from app.display.object_table import object_table
 from app.display.objects3d import (
     DrawnLayer,
@@ -233,6 +234,7 @@ class EventDisplay:
         )
         self.collection_list = collection_list(margin=(0, 5))
         self.collection_list.on_change(self._on_collection_change)
+        self.lego = LegoView(self.focus_object)
         self.object_table = object_table(margin=(5, 10), width=CANVAS_SIZE[0] - 10)
         self.object_table.on_pick(self._focus_row, self.selection.choose)
         systems = detector_systems()
@@ -280,6 +282,7 @@ class EventDisplay:
             self.alert,
             toolbar,
             self.canvas,
+            self.lego.panel,
             self.object_table,
             pn.Row(self.download, self.screenshot_button, margin=(0, 5)),
             pn.pane.HTML(legend_html(), width=CANVAS_SIZE[0]),
@@ -551,16 +554,19 @@ class EventDisplay:
         """Rebuild the event's 3D objects (the detector stays as it is)."""
         if self.scene is None:
             return
-        drawn, counts = [], {}
+        drawn, counts, flat = [], {}, []
         for layer in self.scene.layers:
             mask = self._layer_mask(layer)
             shown = self.collection_list.is_shown(layer.key)
             if layer.size:
                 counts[layer.key] = f"{int(mask.sum())} / {layer.size}" if shown else "hidden"
             if shown:  # hidden ones cost nothing until shown
+                flat.append((layer, mask))
                 shown = layer.restricted(mask)
                 drawn.append(DrawnLayer(shown, self._colors(layer), self._highlighted(layer.key)))
         self.collection_list.show_counts(counts)
+        focus = [self.selection.focus] if self.selection.focus is not None else []
+        self.lego.show(flat, [*self.selection.chosen, *focus])
         self.object_table.show_hidden(self._hidden_keys())
         self.objects = self.drawing.update(drawn)
         self.event_group.children = tuple(self.objects.visual)
