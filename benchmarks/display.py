@@ -234,13 +234,16 @@ def main() -> int:
     """Run the measurements and print them."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--switches", type=int, default=15, help="event switches per file")
+    parser.add_argument(
+        "--bundled-only", action="store_true", help="only the bundled toy events (a quick run)"
+    )
     args = parser.parse_args()
 
     from app.server import start_server
 
     with tempfile.TemporaryDirectory(prefix="eventlab-bench-") as folder:
-        real = real_example_folder(Path(folder))
-        big = big_root_file(Path(folder))
+        real = None if args.bundled_only else real_example_folder(Path(folder))
+        big = None if args.bundled_only else big_root_file(Path(folder))
         data_dirs = (BUNDLED_DATA_DIR, Path(folder))
         config = AppConfig(data_dirs=data_dirs)
         port = free_port()
@@ -256,10 +259,10 @@ def main() -> int:
         files = ["toy_events.json"] + (["physlite_example.json"] if real else [])
         for name in files:
             report(name, measure(base_url, name, args.switches, durations))
-        # opened on the bundled file, then the ROOT file chosen in the menu
-        result = measure(base_url, big, args.switches, durations, count=10_000)
-        report(f"{big} (10,000 events, converted one at a time)", result)
-        if not real:
+        if big is not None:  # opened on the bundled file, then the ROOT file chosen in the menu
+            result = measure(base_url, big, args.switches, durations, count=10_000)
+            report(f"{big} (10,000 events, converted one at a time)", result)
+        if not real and not args.bundled_only:
             print(f"\n(skipped the real example: {PHYSLITE_EXAMPLE} is absent)")
         server.stop()
     return 0

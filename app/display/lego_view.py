@@ -103,7 +103,7 @@ class LegoView:
         self._shown: list[tuple[Layer, np.ndarray]] = []
         self.height = pn.widgets.RadioButtonGroup(options=list(HEIGHTS), value="ET", width=110)
         self.height.param.watch(lambda _event: self._refill(), "value")
-        self.plot, self.sources, self.mapper = self._figure()
+        self.plot, self.sources, self.mapper, self.scale = self._figure()
         self.panel = pn.Column(
             pn.Row(
                 pn.pane.HTML(
@@ -117,8 +117,8 @@ class LegoView:
             margin=(5, 10),
         )
 
-    def _figure(self) -> tuple[Any, dict[str, Any], Any]:
-        """The Bokeh figure, its data sources and the towers' colour mapper."""
+    def _figure(self) -> tuple[Any, dict[str, Any], Any, Any]:
+        """The Bokeh figure, its data sources, the towers' colour mapper and colour bar."""
         from bokeh.events import DoubleTap, PressUp, Tap
         from bokeh.models import ColorBar, ColumnDataSource, HoverTool, LinearColorMapper
         from bokeh.plotting import figure
@@ -174,14 +174,13 @@ class LegoView:
             line_width=3, name="lego-ring-markers",
         )  # fmt: skip
         plot.add_tools(HoverTool(renderers=[markers, jets, segments], tooltips="@label"))
-        plot.add_layout(
-            ColorBar(color_mapper=mapper, width=10, title="ET (GeV)", name="lego-scale"), "right"
-        )
+        scale = ColorBar(color_mapper=mapper, width=10, title="ET (GeV)")
+        plot.add_layout(scale, "right")
         # Bokeh reports a second click within 300 ms as a double tap, and a click held long
         # (or slowed by a busy browser) as a press: each is a click on an object here.
         for click in (Tap, DoubleTap, PressUp):
             plot.on_event(click, self._on_tap)
-        return plot, sources, mapper
+        return plot, sources, mapper, scale
 
     def show(self, shown: list[tuple[Layer, np.ndarray]], highlighted: Iterable[ObjectKey]) -> None:
         """Draw the shown objects (`(layer, mask)` pairs) and ring the highlighted ones."""
@@ -199,7 +198,9 @@ class LegoView:
             self.sources[name].data = columns
         values = self.content.towers.value
         self.mapper.high = float(values.max()) if len(values) else 1.0
-        self.plot.select_one({"name": "lego-scale"}).title = f"{self.height.value} (GeV)"
+        title = f"{self.height.value} (GeV)"
+        if self.scale.title != title:
+            self.scale.title = title
 
     def follow(self, highlighted: Iterable[ObjectKey]) -> None:
         """Ring the highlighted objects (only the two small ring sources change)."""

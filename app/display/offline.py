@@ -9,6 +9,7 @@ and point the model's `cdn` at our route.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 from functools import lru_cache
@@ -21,6 +22,17 @@ WIDGET_PATTERN = (
     WIDGET_ROUTE + r"/((?:@[^/@]+/)?[^/@]+)@([^/]+)/(package\.json|dist/index(?:\.js)?)"
 )
 FONT_AWESOME_CDN_MARKERS = ("font-awesome", "fontawesome")
+# pythreejs's browser side answers every array the server sends with the attribute's new
+# `version` (three.js's count of uploads to the GPU, which nothing on the server reads): it sets
+# it on the model, and syncs it back as a property three.js changed. Each answer is a message to
+# the server, handled there, and two kernel status messages back: an event switch cost one per
+# changed array. The module is served without both (version stays a browser-side count).
+VERSION_ECHO = b',this.set({version:this.obj.version},"pushFromThree")'
+VERSION_SYNC = (
+    b"delete this.property_converters.array}",
+    b"delete this.property_converters.array,delete this.property_converters.version}",
+)
+LOG = logging.getLogger(__name__)
 
 
 @lru_cache(maxsize=1)
@@ -48,7 +60,11 @@ def widget_modules() -> dict[str, dict[str, Any]]:
     three_version = package.get("dependencies", {}).get("three", "latest")
     three_package = {"name": "three", "version": three_version.lstrip("^~"), "dependencies": {}}
     return {
-        package["name"]: {"file": files["index"], "package": json.dumps(package)},
+        package["name"]: {
+            "file": files["index"],
+            "package": json.dumps(package),
+            "patch": without_version_echo,
+        },
         "three": {"file": files["three"], "package": json.dumps(three_package)},
     }
 
@@ -81,15 +97,24 @@ def widget_module_handler():
                 self.write(entry["package"])
                 return
             self.set_header("Content-Type", "application/javascript; charset=utf-8")
-            self.write(_file_bytes(entry["file"]))
+            self.write(_file_bytes(entry["file"], entry.get("patch")))
 
     return WidgetModuleHandler
 
 
 @lru_cache(maxsize=4)
-def _file_bytes(path: Path) -> bytes:
-    """The bytes of a (large, unchanging) module file, read once per process."""
-    return path.read_bytes()
+def _file_bytes(path: Path, patch: Any = None) -> bytes:
+    """The bytes of a (large, unchanging) module file, read (and patched) once per process."""
+    content = path.read_bytes()
+    return patch(content) if patch is not None else content
+
+
+def without_version_echo(module: bytes) -> bytes:
+    """The pythreejs module without its answers to array updates (see VERSION_ECHO)."""
+    if VERSION_ECHO not in module or VERSION_SYNC[0] not in module:
+        LOG.warning("pythreejs module of an unknown build: served as it is (arrays are echoed)")
+        return module
+    return module.replace(VERSION_ECHO, b"").replace(*VERSION_SYNC)
 
 
 def widget_routes() -> list[tuple[str, type]]:
