@@ -108,6 +108,8 @@ class EventDisplay:
         self.scene: EventScene | None = None
         self.objects = EventObjects()
         self.selection = Selection()
+        self._scene_serial = 0  # counts the scenes shown (a redraw of the same one may be skipped)
+        self._drawn_signature: tuple | None = None
         self._updating = False
         self._camera_moved_at = 0.0
         self._build_three()
@@ -404,13 +406,20 @@ class EventDisplay:
             self.clear_event()  # nothing of the previous event stays under this file's name
             self.fail(f"Event {key} of {self.file.name} cannot be drawn: {error}")
             return
+        self.position = position
+        self.scene = scene
+        self._scene_serial += 1
+        with param.parameterized.discard_events(self.selection):
+            self.selection.reset(scene, event)
         with pn.io.hold():
-            self.position = position
-            self.scene = scene
             self._sync_collection_controls()
+        # The new event's arrays go out first, in messages of their own: the browser draws the
+        # event while the table and panels (one larger page update) are still on their way.
+        self._draw_3d(self._drawn_layers()[0])
+        if self._scene_serial > 1:  # the page is in the browser already (not being built)
+            send_widget_messages_now()
+        with pn.io.hold():
             self.object_table.show(scene.layers, self._hidden_keys())
-            with param.parameterized.discard_events(self.selection):
-                self.selection.reset(scene, event)
             self._on_selection()  # once, also when nothing was picked before
             self._show_event_text(key, event)
             self.recorder.event_shown()
@@ -447,6 +456,7 @@ class EventDisplay:
     def clear_event(self) -> None:
         """Draw no event and say so (after an event that cannot be drawn)."""
         self.scene = EventScene(layers=[], notes=[])
+        self._scene_serial += 1
         self.object_table.show(self.scene.layers, self._hidden_keys())
         with param.parameterized.discard_events(self.selection):
             self.selection.reset(self.scene)
@@ -551,9 +561,19 @@ class EventDisplay:
             self.redraw()
 
     def redraw(self) -> None:
-        """Rebuild the event's 3D objects (the detector stays as it is)."""
+        """Draw the shown collections again: 3D objects, counts, table marks and the η-φ view."""
         if self.scene is None:
             return
+        drawn, counts, flat = self._drawn_layers()
+        self._draw_3d(drawn)
+        self.collection_list.show_counts(counts)
+        self.object_table.show_hidden(self._hidden_keys())
+        focus = [self.selection.focus] if self.selection.focus is not None else []
+        self.lego.show(flat, [*self.selection.chosen, *focus])
+
+    def _drawn_layers(self) -> tuple[list[DrawnLayer], dict[str, str], list]:
+        """The layers to draw (only shown objects), each collection's count, (layer, mask)s."""
+        assert self.scene is not None
         drawn, counts, flat = [], {}, []
         for layer in self.scene.layers:
             mask = self._layer_mask(layer)
@@ -564,10 +584,14 @@ class EventDisplay:
                 flat.append((layer, mask))
                 shown = layer.restricted(mask)
                 drawn.append(DrawnLayer(shown, self._colors(layer), self._highlighted(layer.key)))
-        self.collection_list.show_counts(counts)
-        focus = [self.selection.focus] if self.selection.focus is not None else []
-        self.lego.show(flat, [*self.selection.chosen, *focus])
-        self.object_table.show_hidden(self._hidden_keys())
+        return drawn, counts, flat
+
+    def _draw_3d(self, drawn: list[DrawnLayer]) -> None:
+        """The 3D objects of `drawn` (not sent again when the same scene is drawn the same way)."""
+        signature = (self._scene_serial, *map(drawn_signature, drawn))
+        if signature == self._drawn_signature:
+            return
+        self._drawn_signature = signature
         self.objects = self.drawing.update(drawn)
         self.event_group.children = tuple(self.objects.visual)
         self.pick_group.children = tuple(self.objects.pickable)
@@ -869,6 +893,27 @@ class EventDisplay:
                 continue
         self.file = None
         self.clear_event()
+
+
+def drawn_signature(item: DrawnLayer) -> tuple:
+    """What decides how one layer is drawn: its shown elements, colours and highlights."""
+    layer = item.layer
+    owners = (layer.segment_owner, layer.triangle_owner, layer.point_owner, item.colors)
+    return (layer.key, *(array.tobytes() for array in owners), tuple(sorted(item.selected)))
+
+
+def send_widget_messages_now() -> None:
+    """Send the page's queued 3D widget messages now (Panel sends them on the next tick)."""
+    import panel as pn
+    from panel.io.ipywidget import _get_kernel
+
+    document = pn.state.curdoc
+    if document is None or getattr(document, "session_context", None) is None:
+        return
+    session = _get_kernel(doc=document).session
+    if session._queue:
+        with pn.io.unlocked():  # written to the socket now, not by a coroutine scheduled later
+            session._dispatch()  # the queue is emptied: the next-tick dispatch finds nothing left
 
 
 def page_args() -> dict:
