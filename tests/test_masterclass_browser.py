@@ -150,7 +150,7 @@ def test_pick_two_muons_save_the_event_and_the_teacher_sees_it_after_a_restart(
         note = page.locator("[data-testid=saved-note]")
         note.first.wait_for(timeout=10_000)
         assert "74.19 GeV" in note.first.inner_text()
-        assert page.locator("[data-testid=record-row]").count() == 1
+        wait_until(lambda: page.locator("[data-testid=record-row]").count() == 1, timeout=10.0)
         page.screenshot(path=str(screenshot_dir / "masterclass-student.png"), full_page=True)
 
         # The teacher's page follows on its own.

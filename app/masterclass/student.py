@@ -198,13 +198,16 @@ class StudentCard:
             return self.store.student_records(student)
 
         def saved(records: list[Record]) -> None:
-            self.alert.visible = False
-            self.saved_note.object = (
-                f"<span data-testid='saved-note' style='color:#0f5132'>Saved "
-                f"{text_html(choice.described)} as {text_html(self.masterclass.label(category))}."
-                "</span>"
-            )
-            self.show_records(records)
+            import panel as pn
+
+            with pn.io.hold():  # the note and the table it speaks of reach the page together
+                self.alert.visible = False
+                self.saved_note.object = (
+                    f"<span data-testid='saved-note' style='color:#0f5132'>Saved "
+                    f"{text_html(choice.described)} as "
+                    f"{text_html(self.masterclass.label(category))}.</span>"
+                )
+                self.show_records(records)
 
         self.work.run(write, saved, lambda error: self.fail(str(error)), replaceable=False)
 
