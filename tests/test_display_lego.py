@@ -116,3 +116,32 @@ def test_phoenix_calibration_grid_gives_one_tower_per_cluster(phoenix_example):
         assert (np.abs(centre_eta - x) <= 0.05 + 1e-9).any()
         assert (np.abs(centre_phi - y) <= PHI_STEP / 2 + 1e-9).any()
     assert content.jets["radius"] == pytest.approx([0.4] * 9)  # no coneR: the default
+
+
+def test_lego_view_heights_and_clicks_of_every_kind():
+    from bokeh.events import DoubleTap, PressUp, Tap
+
+    from app.display.lego_view import LegoView
+
+    picked = []
+    view = LegoView(lambda key, index, add: picked.append((key, index, add)))
+    file = read_event_file(BUNDLED_DATA_DIR / "toy_events.json")
+    view.show(shown(file.event(file.position_of("3000279"))), [("Muons/AnalysisMuons", 0)])
+    towers = view.sources["towers"].data
+    assert sorted(towers["value"]) == pytest.approx(
+        sorted([39.937 / math.cosh(-0.1723), 15.459 / math.cosh(-0.5515)])
+    )
+    assert list(view.sources["ring_markers"].data["eta"]) == pytest.approx([1.0048])
+    view.height.value = "E"
+    assert sorted(view.sources["towers"].data["value"]) == pytest.approx([15.459, 39.937])
+    assert view.scale.title == "E (GeV)" and view.mapper.high == pytest.approx(39.937)
+    # a click, a quick second click (a double tap to Bokeh) and a long press all pick
+    view._on_tap(Tap(view.plot, x=-1.33, y=-1.71, modifiers={"shift": False}))
+    view._on_tap(DoubleTap(view.plot, x=1.0, y=1.93, modifiers={"shift": True}))
+    view._on_tap(PressUp(view.plot, x=2.6, y=1.1))
+    view._on_tap(Tap(view.plot, x=-4.0, y=-0.5))  # nothing there
+    assert picked == [
+        ("Muons/AnalysisMuons", 1, False),
+        ("Muons/AnalysisMuons", 0, True),
+        ("Jets/AnalysisJets", 0, False),
+    ]

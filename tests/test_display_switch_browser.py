@@ -26,13 +26,26 @@ def widget_updates(frames: list) -> list[dict]:
     return updates
 
 
+def first_with(frames: list, text: str) -> int:
+    """Index of the first text frame holding `text` (len(frames) when none does)."""
+    found = (i for i, frame in enumerate(frames) if isinstance(frame, str) and text in frame)
+    return next(found, len(frames))
+
+
 def test_switching_events_draws_them_without_echoing_arrays(app_url, page):
     sent: list = []
-    page.on("websocket", lambda socket: socket.on("framesent", lambda frame: sent.append(frame)))
+    received: list = []
+
+    def follow(socket) -> None:
+        socket.on("framesent", lambda frame: sent.append(frame))
+        socket.on("framereceived", lambda frame: received.append(frame))
+
+    page.on("websocket", follow)
     before = open_page(page, f"{app_url}/?file=toy_events.json")
     for _ in range(3):
         number = shown_number(page)
         sent.clear()
+        received.clear()
         page.locator("button:has-text('Next')").first.click()
         wait_until(lambda number=number: shown_number(page) != number)
 
@@ -43,4 +56,9 @@ def test_switching_events_draws_them_without_echoing_arrays(app_url, page):
         wait_until(redrawn)
         page.wait_for_timeout(500)  # answers to the arrays would have arrived by now
         assert [state for state in widget_updates(sent) if "version" in state] == []
+        # the new event's arrays come first, all in one update, before the counts and panels
+        arrays = first_with(received, '"kind":"MessageSent"')
+        assert arrays < first_with(received, '"attr":"counts"') < len(received)
+        update = json.loads(received[arrays])["events"]
+        assert len(update) >= 3 and all(event["kind"] == "MessageSent" for event in update)
         before = canvas_pixels(page)

@@ -903,15 +903,19 @@ def drawn_signature(item: DrawnLayer) -> tuple:
 
 
 def send_widget_messages_now() -> None:
-    """Send the page's queued 3D widget messages now (Panel sends them on the next tick)."""
+    """Send the page's queued 3D widget messages now, in one message (Panel sends them one by
+    one on the next tick, after the page's other changes)."""
     import panel as pn
-    from panel.io.ipywidget import _get_kernel
 
+    try:
+        from panel.io.ipywidget import _get_kernel
+    except ImportError:  # another Panel: its own schedule stands
+        return
     document = pn.state.curdoc
     if document is None or getattr(document, "session_context", None) is None:
         return
-    session = _get_kernel(doc=document).session
-    if session._queue:
+    session = getattr(_get_kernel(doc=document), "session", None)
+    if getattr(session, "_queue", None) and hasattr(session, "_dispatch"):
         with pn.io.unlocked():  # written to the socket now, not by a coroutine scheduled later
             session._dispatch()  # the queue is emptied: the next-tick dispatch finds nothing left
 
