@@ -21,7 +21,7 @@ from app.histogram.part_fills import PartsEvaluator
 from app.histogram.plotting import compute_plot
 from app.histogram.settings import PlotSettings
 from converters.cluster import DaskRunner
-from converters.dataset import write_columns_dataset
+from converters.dataset import write_dataset
 from converters.parts import ColumnsJob
 from converters.pipeline import write_columns
 
@@ -54,7 +54,7 @@ def data_folder(tmp_path_factory, runner):
     written by one process as one parquet file."""
     folder = tmp_path_factory.mktemp("data")
     inputs = [str(TOY), str(TOY_RNTUPLE)]
-    write_columns_dataset(inputs, folder / "toy_dataset", ColumnsJob(limits=LIMITS), runner, 500)
+    write_dataset(inputs, folder / "toy_dataset", ColumnsJob(limits=LIMITS), runner, 500)
     write_columns(inputs, folder / "toy_single.parquet")
     return folder
 

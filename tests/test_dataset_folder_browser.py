@@ -10,7 +10,7 @@ import pytest
 from conftest import PROJECT_ROOT, start_app, stop_app
 
 from converters.cluster import DaskRunner
-from converters.dataset import write_columns_dataset
+from converters.dataset import write_dataset
 from converters.parts import ColumnsJob
 from converters.pipeline import columns_table
 
@@ -35,7 +35,7 @@ def lab_url(tmp_path_factory):
     )
     with cluster, distributed.Client(cluster) as client:
         client.wait_for_workers(2, timeout=60)
-        write_columns_dataset(
+        write_dataset(
             [str(TOY), str(TOY_RNTUPLE)],
             folder / "toy_dataset",
             ColumnsJob(),

@@ -41,8 +41,9 @@ def list_data_files(folders: tuple[Path, ...]) -> list[DataFile]:
             if is_safe_name(path.name) and offers_columns(path):
                 found.setdefault(path.name, DataFile(path.name, path, path.stat().st_size))
         for path in folders_inside(folder, MANIFEST_NAME):
-            if is_safe_name(path.name):
-                size = sum(part.stat().st_size for part in dataset_parts(path))
+            parts = dataset_parts(path)  # none in a folder of event-display parts
+            if is_safe_name(path.name) and parts:
+                size = sum(part.stat().st_size for part in parts)
                 found.setdefault(path.name, DataFile(path.name, path, size))
     return sorted(found.values(), key=lambda item: item.name.lower())
 
