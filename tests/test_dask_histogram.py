@@ -194,3 +194,16 @@ def test_hist_on_workers_names_mistakes_once(data_folder):
     result = eventlab("hist", data_folder / "toy_single.parquet", "--x", "met", "--workers", "2")
     assert result.returncode == 2
     assert "fill the parts of dataset folders" in result.stderr
+
+
+def test_hist_on_a_running_scheduler_fills_there(data_folder, runner):
+    address = runner.client.scheduler.address
+    alone = hist_json(data_folder / "toy_single.parquet", *Z_PEAK)
+    remote = hist_json(data_folder / "toy_dataset", *Z_PEAK, "--scheduler", address)
+    assert remote["bins"]["counts"] == alone["bins"]["counts"]
+    assert remote["statistics"]["selected"] == alone["statistics"]["selected"]
+    result = eventlab(
+        "hist", data_folder / "toy_dataset", "--x", "met", "--scheduler", "tcp://127.0.0.1:9"
+    )
+    assert result.returncode == 2
+    assert "cannot reach a Dask scheduler there" in result.stderr
