@@ -132,6 +132,9 @@ def test_an_incomplete_dataset_says_so(data_folder, tmp_path):
     dataset = read_dataset(folder, "partial")
     assert dataset.n_rows == 6000 - rows_removed
     assert dataset.metadata["dataset folder"].startswith("5 of 6 parquet parts: incomplete")
+    assert dataset.incomplete
+    notes = hist_json(folder, "--x", "met")["notes"]
+    assert notes == [f"partial: {dataset.metadata['dataset folder']}"]
 
 
 def test_a_folder_without_parts_is_refused_in_words(tmp_path):

@@ -164,6 +164,7 @@ def run(args: argparse.Namespace) -> int:
     with evaluators_for(datasets, args.workers, args.scheduler) as evaluators:
         outcome = compute_plot(settings, evaluators.__getitem__, title=title)
     histogram, fit = outcome.histogram, outcome.fit
+    notes = [*outcome.notes, *incomplete_notes(datasets)]
     summed = [numbers for label, numbers, _ in outcome.statistics if label == "all datasets"]
     statistics = summed[0] if summed else outcome.statistics[0][1]
     if args.png:
@@ -186,7 +187,7 @@ def run(args: argparse.Namespace) -> int:
             "statistics": statistics,
             "fit": None if fit is None else fit.as_dict(),
             "luminosity_fb": args.lumi,
-            "notes": list(outcome.notes),
+            "notes": notes,
         }
         if len(keys) > 1:
             document["datasets"] = [
@@ -199,9 +200,20 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
     else:
         print(text_report(args, outcome.statistics, fit))
-        for note in outcome.notes:
+        for note in notes:
             print(f"  {note}")
     return 0
+
+
+def incomplete_notes(datasets: dict) -> list[str]:
+    """A note for each dataset folder whose run has not written every part."""
+    from app.histogram.folder_columns import FolderDataset
+
+    return [
+        f"{Path(key).name}: {dataset.metadata['dataset folder']}"
+        for key, dataset in datasets.items()
+        if isinstance(dataset, FolderDataset) and dataset.incomplete
+    ]
 
 
 @contextlib.contextmanager

@@ -37,6 +37,7 @@ class FolderDataset(Dataset):
     parts: tuple[Path, ...] = ()
     schema: pa.Schema | None = None  # the parts' columns as stored
     rows: int = 0
+    incomplete: bool = False  # its manifest says parts are still missing
     _reading: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -87,7 +88,9 @@ def read_folder_dataset(folder: Path, name: str) -> FolderDataset:
             "folder made by `eventlab columns ... -o FOLDER`"
         )
     dataset = read_parts_dataset(parts, name)
-    dataset.metadata["dataset folder"] = parts_note(folder, len(parts))
+    planned = missing_parts(folder)
+    dataset.incomplete = planned is not None
+    dataset.metadata["dataset folder"] = parts_note(len(parts), planned)
     return dataset
 
 
@@ -130,18 +133,25 @@ def read_parts_dataset(parts: list[Path], name: str) -> FolderDataset:
     )
 
 
-def parts_note(folder: Path, present: int) -> str:
-    """How many parts the folder holds, and whether its manifest says some are still missing."""
-    note = f"{present:,} parquet part{'s' if present != 1 else ''}"
+def missing_parts(folder: Path) -> int | None:
+    """The number of parts planned when the folder's manifest says some are still missing
+    (0 when it does not say how many), else None."""
     try:
         manifest = json.loads((folder / MANIFEST_NAME).read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return note
+        return None
     if not isinstance(manifest, dict) or manifest.get("status") != "incomplete":
-        return note
+        return None
     listed = manifest.get("parts")
-    planned = f" of {len(listed):,}" if isinstance(listed, list) and listed else ""
+    return len(listed) if isinstance(listed, list) else 0
+
+
+def parts_note(present: int, planned: int | None) -> str:
+    """How many parts the folder holds, and how many are planned if some are still missing."""
+    if planned is None:
+        return f"{present:,} parquet part{'s' if present != 1 else ''}"
+    of = f" of {planned:,}" if planned else ""
     return (
-        f"{present:,}{planned} parquet parts: incomplete (the run that writes it has not "
+        f"{present:,}{of} parquet parts: incomplete (the run that writes it has not "
         "finished, or some parts failed: the same command again completes it)"
     )
