@@ -150,8 +150,8 @@ class Evaluator:
         own = [array.nbytes for array in (values, mask, weights) if array is not None]
         return make_selection(values, mask, weights, int(counts.sum())), sum(own)
 
-    def _evaluate(self, text: str, role: str) -> np.ndarray:
-        """Parse and evaluate one expression; errors say which field and where."""
+    def parsed(self, text: str, role: str) -> Expression:
+        """One expression parsed over this dataset's names; errors say which field and where."""
         text = text.strip()
         if not text:
             raise ExpressionInputError(f"the {role} expression is empty")
@@ -166,9 +166,13 @@ class Evaluator:
                 "allowed as the variable, to plot all elements"
             )
         try:
-            expression = parse(text, self.names)
+            return parse(text, self.names)
         except ExpressionError as error:
             raise ExpressionInputError(f"In the {role}:\n{error}") from None
+
+    def _evaluate(self, text: str, role: str) -> np.ndarray:
+        """Parse and evaluate one expression; errors say which field and where."""
+        expression = self.parsed(text, role)
         self._check_cost(expression, role)
         columns = {name: self._column(name) for name in expression.names}
         if not columns:  # a constant: the row count comes from a zero-copy stand-in
