@@ -169,7 +169,7 @@ def test_collection_cut_slider_hides_objects_below_it(app_url, page, muon_event)
 
 def test_detector_card_opens_with_a_toggle_per_part_that_acts(app_url, page):
     before = open_page(page, app_url)
-    assert checkbox(page, "Tile").count() == 0  # built when first opened
+    assert not checkbox(page, "Tile").is_visible()  # the card starts closed
     page.get_by_text("Detector", exact=True).first.click()
     checkbox(page, "Tile").wait_for(timeout=20_000)
     for group in ("Pixel", "SCT", "TRT", "LAr EM", "Tile"):
@@ -181,6 +181,27 @@ def test_detector_card_opens_with_a_toggle_per_part_that_acts(app_url, page):
         return np.abs(canvas_pixels(page) - before).sum(axis=-1).astype(bool).sum() > 5000
 
     wait_until(changed)
+
+
+def test_a_click_on_a_detector_part_name_toggles_it(app_url, page, screenshot_dir: Path):
+    before = open_page(page, app_url)
+    page.get_by_text("Detector", exact=True).first.click()
+    names = page.locator("[data-detector] label span")
+    names.filter(has_text="Toroids").first.wait_for(timeout=20_000)
+    assert not checkbox(page, "Toroids").is_checked()
+    for group in ("Toroids", "Muon barrel", "Muon end-cap"):
+        names.get_by_text(group, exact=True).click()  # the name, not the box
+        wait_until(lambda group=group: checkbox(page, group).is_checked())
+
+    def muon_system_drawn():
+        """the muon system to be drawn"""
+        return np.abs(canvas_pixels(page) - before).sum(axis=-1).astype(bool).sum() > 20000
+
+    wait_until(muon_system_drawn)
+    page.wait_for_timeout(500)
+    page.locator(SCENE).first.screenshot(path=str(screenshot_dir / "detector_muon_system.png"))
+    names.get_by_text("Toroids", exact=True).click()
+    wait_until(lambda: not checkbox(page, "Toroids").is_checked())
 
 
 def test_preset_views_redraw_the_scene(app_url, page, screenshot_dir: Path):

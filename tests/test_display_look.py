@@ -89,6 +89,35 @@ def test_detector_toggles_and_opacity_sliders_still_act(display):
     assert group.visible is True
 
 
+def test_showing_the_muon_system_moves_the_camera_out_to_see_it_whole(display):
+    start = np.asarray(display.camera.position)
+    display.set_detector_visible("Toroids", True)
+    moved = np.asarray(display.camera.position)
+    assert np.linalg.norm(moved) > 1.3 * np.linalg.norm(start)
+    assert np.allclose(moved / np.linalg.norm(moved), start / np.linalg.norm(start), atol=1e-4)
+    radius, half_length = framed_extent(("muon system", "magnets"))
+    assert np.hypot(*moved[:2]) > radius or abs(moved[2]) > half_length  # outside, not inside
+    display.set_detector_visible("Toroids", False)
+    assert np.allclose(display.camera.position, moved)  # never brought closer by a toggle
+    display.reset_view()
+    assert tuple(display.camera.position) == tuple(start)
+
+
+def test_detector_list_names_every_group_under_its_system(display):
+    rows = display.detector_list.rows
+    assert [row["name"] for row in rows] == list(display.detector)
+    assert {row["system"] for row in rows} >= {"inner detector", "calorimeters", "muon system"}
+    display.detector_list.shown = {**display.detector_list.shown, "Tile": False}
+    assert display.detector["Tile"][0].visible is False
+    before = display.detector["Tile"][1][0].opacity
+    display.detector_list.opacity = {**display.detector_list.opacity, "Tile": "lots"}
+    assert display.detector["Tile"][1][0].opacity == before  # refused
+    display.detector_list.opacity = {**display.detector_list.opacity, "Tile": 0.1}
+    assert display.detector["Tile"][1][0].opacity == pytest.approx(0.1)
+    outlines = [c for c in display.detector["Tile"][0].children if hasattr(c, "material")]
+    assert any(child.material.opacity == pytest.approx(0.32) for child in outlines)
+
+
 def test_preset_buttons_move_the_camera_and_reset_returns(display):
     start = tuple(display.camera.position)
     assert start == preset_view("3D", ASPECT)[0]

@@ -50,30 +50,50 @@ def framing_distance(
     return float(np.max(points @ back + across))
 
 
-@lru_cache(maxsize=1)
-def framed_extent() -> tuple[float, float]:
-    """Outer radius and half length (mm) of the framed systems, from the detector geometry."""
+@lru_cache(maxsize=8)
+def framed_extent(systems: tuple[str, ...] = FRAMED_SYSTEMS) -> tuple[float, float]:
+    """Outer radius and half length (mm) of `systems`, from the detector geometry."""
     from app.display.objects3d import detector_parts
 
     radius, half_length = 0.0, 0.0
     for part in detector_parts():
-        if part.system in FRAMED_SYSTEMS:
+        if part.system in systems:
             radius = max(radius, float(np.hypot(*part.positions[:, :2].T).max()))
             half_length = max(half_length, float(np.abs(part.positions[:, 2]).max()))
     return radius, half_length
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=16)
 def preset_view(
-    name: str, aspect: float
+    name: str, aspect: float, systems: tuple[str, ...] = FRAMED_SYSTEMS
 ) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
-    """Camera position and up vector of a preset view, looking at the collision point."""
+    """Camera position and up vector of a preset view showing `systems` whole."""
     direction, up = VIEW_DIRECTIONS[name]
-    rims = cylinder_rims(*framed_extent())
+    rims = cylinder_rims(*framed_extent(systems))
     distance = framing_distance(rims, direction, up, aspect)
     unit = np.asarray(direction) / np.linalg.norm(direction)
     position = tuple(round(float(value), 1) for value in unit * distance)
     return position, up  # type: ignore[return-value]
+
+
+def moved_out(
+    position: tuple[float, float, float],
+    up: tuple[float, float, float],
+    aspect: float,
+    systems: tuple[str, ...],
+) -> tuple[float, float, float] | None:
+    """Where a camera looking at the centre from `position` sees `systems` whole, further out.
+
+    None when it already does: the camera is never brought closer.
+    """
+    point = np.asarray(position, dtype=np.float64)
+    distance = float(np.linalg.norm(point))
+    if distance == 0.0:
+        return None
+    needed = framing_distance(cylinder_rims(*framed_extent(systems)), tuple(point), up, aspect)
+    if needed <= distance:
+        return None
+    return tuple(round(float(value), 1) for value in point / distance * needed)  # type: ignore[return-value]
 
 
 # Views that physicists read as 2D projections: drawn with an orthographic camera, so that the
@@ -82,10 +102,12 @@ ORTHOGRAPHIC_VIEWS = ("End-on (x-y)", "Side (z-y)")
 ORTHOGRAPHIC_DISTANCE_MM = 40000.0  # far outside the detector, so nothing is behind the camera
 
 
-@lru_cache(maxsize=8)
-def orthographic_frame(name: str, aspect: float) -> tuple[float, float]:
-    """Half width and half height (mm) of an orthographic view showing the framed systems."""
-    radius, half_length = framed_extent()
+@lru_cache(maxsize=16)
+def orthographic_frame(
+    name: str, aspect: float, systems: tuple[str, ...] = FRAMED_SYSTEMS
+) -> tuple[float, float]:
+    """Half width and half height (mm) of an orthographic view showing `systems` whole."""
+    radius, half_length = framed_extent(systems)
     across = half_length if name == "Side (z-y)" else radius  # horizontal half extent
     half_height = max(radius, across / aspect) / FILL
     return half_height * aspect, half_height

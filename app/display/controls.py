@@ -1,8 +1,7 @@
-"""Side panel contents: what each collection's row shows, detector group controls, legend."""
+"""Side panel contents: what each collection's row shows, and the legend."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from app.display.scene import Layer
@@ -88,21 +87,6 @@ def collection_row(layer: Layer) -> dict[str, Any]:
         row["cut_max"] = CUT_RANGES.get(layer.kind, DEFAULT_CUT_RANGE)
         row["cut"] = DEFAULT_CUTS_GEV.get(layer.kind, 0.0)
     return row
-
-
-def detector_control(
-    group: str, visible: bool, opacity: float, on_toggle: Callable, on_opacity: Callable
-) -> Any:
-    """A detector group's toggle and opacity slider."""
-    import panel as pn
-
-    toggle = pn.widgets.Checkbox(label=group, value=visible, width=130, margin=(8, 5))
-    slider = pn.widgets.FloatSlider(
-        label="", start=0.0, end=1.0, step=0.01, value=opacity, width=150, margin=(0, 5)
-    )
-    toggle.param.watch(lambda event: on_toggle(group, event.new), "value")
-    slider.param.watch(lambda event: on_opacity(group, event.new), "value_throttled")
-    return pn.Row(toggle, slider, margin=0)
 
 
 def legend_html() -> str:

@@ -476,6 +476,11 @@ def detector_groups(hidden_systems: tuple[str, ...] = ()) -> dict[str, tuple[Any
     return groups
 
 
+def detector_systems() -> dict[str, str]:
+    """The system (inner detector, calorimeters, ...) of each detector group, in drawing order."""
+    return {part.group: part.system for part in detector_parts()}
+
+
 def outline_lines(part: DetectorPart, opacity: float) -> Any:
     """The outline edges of a detector part, in a lighter shade of its colour."""
     import pythreejs as three

@@ -405,6 +405,7 @@ def jet_layer(name: str, items: Sequence[Any]) -> Layer:
     props["energy"] = energy_from(props)
     cone_r = field_values(items, "coneR")
     cone_r = np.where(np.isfinite(cone_r) & (cone_r > 0), cone_r, DEFAULT_CONE_R)
+    props["cone_r"] = cone_r  # the jet's radius in eta-phi (the lego view draws it)
     drawable = np.isfinite(props["eta"] + props["phi"] + props["energy"])
     index = np.flatnonzero(drawable)
     origin = np.stack([field_values(items, f"origin_{axis}") for axis in "XYZ"], axis=-1)

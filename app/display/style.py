@@ -53,13 +53,14 @@ DETECTOR_LOOK = {
     "Pixel": DetectorLook(0.1),
     "SCT": DetectorLook(0.06),
     "TRT": DetectorLook(0.05),
-    "Solenoid": DetectorLook(0.04, 0.3),
-    "LAr EM": DetectorLook(0.04, 0.4),
-    "LAr hadronic/forward": DetectorLook(0.03),
-    "Tile": DetectorLook(0.04, 0.35),
-    "Toroids": DetectorLook(0.04, 0.3),
-    "Muon barrel": DetectorLook(0.02, 0.3),
-    "Muon end-cap": DetectorLook(0.02, 0.3),
+    "Solenoid": DetectorLook(0.04, 0.2),
+    "LAr EM": DetectorLook(0.06, 0.22),
+    "LAr hadronic/forward": DetectorLook(0.04),
+    "Tile": DetectorLook(0.05, 0.16),
+    # The muon system is ten times larger than the rest: faint, or its edges wall the event in.
+    "Toroids": DetectorLook(0.05, 0.1),
+    "Muon barrel": DetectorLook(0.03, 0.07),
+    "Muon end-cap": DetectorLook(0.03, 0.07),
 }
 OUTLINE_ANGLE_DEG = 20.0  # an edge between faces bent more than this is drawn as an outline
 OUTLINE_MIN_RADIUS_MM = 1000.0  # smaller parts (forward calorimeter, pixels) get no outline

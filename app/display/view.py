@@ -19,20 +19,30 @@ from app.config import AppConfig
 from app.display import events as event_files
 from app.display import root_files
 from app.display.bridge import SCENE_CLASS, UPLOAD_CLASS, browser_bridge
-from app.display.camera import DEFAULT_VIEW, FIELD_OF_VIEW_DEG, VIEW_DIRECTIONS, preset_view
+from app.display.camera import (
+    DEFAULT_VIEW,
+    FIELD_OF_VIEW_DEG,
+    FRAMED_SYSTEMS,
+    VIEW_DIRECTIONS,
+    moved_out,
+    preset_view,
+)
 from app.display.collection_list import collection_list
-from app.display.controls import detector_control, legend_html
+from app.display.controls import legend_html
+from app.display.detector_list import detector_list
+from app.display.lego_view import LegoView
 from app.display.object_table import object_table
 from app.display.objects3d import (
     DrawnLayer,
     EventDrawing,
     EventObjects,
     detector_groups,
+    detector_systems,
 )
 from app.display.offline import local_widget_pane
 from app.display.scene import EventScene, Layer, build_scene
 from app.display.selection import Selection
-from app.display.style import BACKGROUND, object_colors, with_own_colors
+from app.display.style import BACKGROUND, detector_look, object_colors, with_own_colors
 from app.display.view_cameras import ViewCameras
 from app.file_cache import once_per_version
 from app.masterclass.setup import student_card
@@ -224,29 +234,21 @@ class EventDisplay:
         )
         self.collection_list = collection_list(margin=(0, 5))
         self.collection_list.on_change(self._on_collection_change)
+        self.lego = LegoView(self.focus_object)
         self.object_table = object_table(margin=(5, 10), width=CANVAS_SIZE[0] - 10)
         self.object_table.on_pick(self._focus_row, self.selection.choose)
-        self.detector_box = pn.Column(margin=0)
-        self.detector_card = pn.Card(
-            self.detector_box, title="Detector", width=320, collapsed=True, margin=(10, 5)
+        systems = detector_systems()
+        self.detector_list = detector_list(
+            (
+                (name, systems[name], group.visible, materials[0].opacity if materials else 0.1)
+                for name, (group, materials) in self.detector.items()
+            ),
+            margin=(0, 5),
         )
-        # Most students never open it: its dozens of widgets are built on first opening.
-        self.detector_card.param.watch(lambda _event: self._fill_detector_box(), "collapsed")
-
-    def _fill_detector_box(self) -> None:
-        """A toggle and an opacity slider per detector group (built on first need)."""
-        if self.detector_box.objects:
-            return
-        self.detector_box.objects = [
-            detector_control(
-                name,
-                group.visible,
-                materials[0].opacity if materials else 0.1,
-                self.set_detector_visible,
-                self.set_detector_opacity,
-            )
-            for name, (group, materials) in self.detector.items()
-        ]
+        self.detector_list.on_change(self.set_detector_visible, self.set_detector_opacity)
+        self.detector_card = pn.Card(
+            self.detector_list, title="Detector", width=320, collapsed=True, margin=(10, 5)
+        )
 
     def _layout(self) -> Any:
         """The three columns of the tab."""
@@ -280,6 +282,7 @@ class EventDisplay:
             self.alert,
             toolbar,
             self.canvas,
+            self.lego.panel,
             self.object_table,
             pn.Row(self.download, self.screenshot_button, margin=(0, 5)),
             pn.pane.HTML(legend_html(), width=CANVAS_SIZE[0]),
@@ -551,16 +554,19 @@ class EventDisplay:
         """Rebuild the event's 3D objects (the detector stays as it is)."""
         if self.scene is None:
             return
-        drawn, counts = [], {}
+        drawn, counts, flat = [], {}, []
         for layer in self.scene.layers:
             mask = self._layer_mask(layer)
             shown = self.collection_list.is_shown(layer.key)
             if layer.size:
                 counts[layer.key] = f"{int(mask.sum())} / {layer.size}" if shown else "hidden"
             if shown:  # hidden ones cost nothing until shown
+                flat.append((layer, mask))
                 shown = layer.restricted(mask)
                 drawn.append(DrawnLayer(shown, self._colors(layer), self._highlighted(layer.key)))
         self.collection_list.show_counts(counts)
+        focus = [self.selection.focus] if self.selection.focus is not None else []
+        self.lego.show(flat, [*self.selection.chosen, *focus])
         self.object_table.show_hidden(self._hidden_keys())
         self.objects = self.drawing.update(drawn)
         self.event_group.children = tuple(self.objects.visual)
@@ -569,12 +575,31 @@ class EventDisplay:
     # ------------------------------------------------------------------ views and detector
     def set_view(self, name: str) -> None:
         """Move the camera to a preset view (looking at the interaction point)."""
-        position, up = preset_view(name, CANVAS_SIZE[0] / CANVAS_SIZE[1])
+        position, up = preset_view(name, CANVAS_SIZE[0] / CANVAS_SIZE[1], self.framed_systems())
         self.camera.up = up
         self.camera.position = position
         self.orbit.target = [0.0, 0.0, 0.0]
         self.camera.lookAt([0.0, 0.0, 0.0])
-        self.cameras.use(name, self.renderer, self.picker)
+        self.cameras.use(name, self.renderer, self.picker, self.framed_systems())
+        self._update_pick_threshold()
+
+    def framed_systems(self) -> tuple[str, ...]:
+        """The systems a preset view shows whole: the inner ones, and any other one shown."""
+        systems = detector_systems()
+        shown = {systems[name] for name, (group, _) in self.detector.items() if group.visible}
+        return FRAMED_SYSTEMS + tuple(sorted(shown - set(FRAMED_SYSTEMS)))
+
+    def _keep_detector_in_view(self) -> None:
+        """Move the camera out when a shown detector group reaches past it (never closer)."""
+        systems = self.framed_systems()
+        if self.renderer.camera is self.cameras.orthographic:
+            self.cameras.frame(self.view_buttons.value, systems)
+        else:
+            aspect = CANVAS_SIZE[0] / CANVAS_SIZE[1]
+            position = moved_out(self.camera.position, self.camera.up, aspect, systems)
+            if position is not None:
+                self.camera.position = position
+                self.camera.lookAt(list(self.orbit.target))
         self._update_pick_threshold()
 
     def reset_view(self) -> None:
@@ -585,13 +610,22 @@ class EventDisplay:
             self.set_view(DEFAULT_VIEW)
 
     def set_detector_visible(self, group: str, visible: bool) -> None:
-        """Show or hide one detector group."""
+        """Show or hide one detector group (the camera moves out to see it whole)."""
         self.detector[group][0].visible = visible
+        if visible:
+            self._keep_detector_in_view()
 
     def set_detector_opacity(self, group: str, opacity: float) -> None:
-        """Change the opacity of one detector group."""
-        for material in self.detector[group][1]:
+        """Change the opacity of one detector group (its outline edges fade with it)."""
+        meshes, materials = self.detector[group]
+        for material in materials:
             material.opacity = float(opacity)
+        look = detector_look(group, opacity)
+        if look.outline and look.surface:
+            outline = min(1.0, look.outline * float(opacity) / look.surface)
+            for child in meshes.children:
+                if type(child).__name__ == "LineSegments":
+                    child.material.opacity = outline
 
     def _update_pick_threshold(self) -> None:
         """Scale the picking distance with the camera distance (about PICK_PIXELS on screen)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.display.camera import (
+    FRAMED_SYSTEMS,
     ORTHOGRAPHIC_VIEWS,
     orthographic_frame,
     orthographic_position,
@@ -50,9 +51,9 @@ class ViewCameras:
         """Whether view `name` is drawn as an orthographic projection."""
         return name in ORTHOGRAPHIC_VIEWS
 
-    def frame(self, name: str) -> None:
-        """Point the orthographic camera for view `name`, framed to the detector."""
-        half_width, half_height = orthographic_frame(name, self.aspect)
+    def frame(self, name: str, systems: tuple[str, ...] = FRAMED_SYSTEMS) -> None:
+        """Point the orthographic camera for view `name`, framed to `systems`."""
+        half_width, half_height = orthographic_frame(name, self.aspect, systems)
         position, up = orthographic_position(name)
         camera = self.orthographic
         with camera.hold_trait_notifications():
@@ -64,11 +65,13 @@ class ViewCameras:
         self.flat_orbit.target = [0.0, 0.0, 0.0]
         camera.lookAt([0.0, 0.0, 0.0])
 
-    def use(self, name: str, renderer: Any, picker: Any) -> Any:
-        """Draw with the camera of view `name`; return that camera."""
+    def use(
+        self, name: str, renderer: Any, picker: Any, systems: tuple[str, ...] = FRAMED_SYSTEMS
+    ) -> Any:
+        """Draw with the camera of view `name` (framed to `systems`); return that camera."""
         flat = self.is_flat(name)
         if flat:
-            self.frame(name)
+            self.frame(name, systems)
         camera = self.orthographic if flat else self.perspective
         controls = self.flat_orbit if flat else self.orbit
         if renderer.camera is not camera:

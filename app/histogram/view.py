@@ -176,7 +176,7 @@ class HistogramLab:
         self.input_error = alert_pane("danger", sizing_mode="stretch_width")
         self.cut_builder = CutBuilder(self._write_cut, lambda: self.x_input.value)
         self.notice_alert = alert_pane("warning", sizing_mode="stretch_width")
-        self.plot_pane = pn.pane.HoloViews(None, sizing_mode="stretch_width", min_height=470)
+        self.plot_pane = pn.pane.Bokeh(None, sizing_mode="stretch_width", min_height=470)
         self.stats_pane = pn.pane.HTML("", sizing_mode="stretch_width")
         self.fit_pane = pn.pane.HTML("", sizing_mode="stretch_width", visible=False)
         self.exercise_select = pn.widgets.Select(
