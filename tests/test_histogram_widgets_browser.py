@@ -103,6 +103,7 @@ def open_lab(page, base_url: str, query: str) -> None:
     """Open the Histograms tab through a link and wait for its first plot."""
     messages = []
     page.on("console", lambda message: messages.append(message.text))
+    page.on("pageerror", lambda error: messages.append(f"uncaught: {error}"))
     page.goto(f"{base_url}/?{query}")
     try:
         page.locator("table.histogram-table").first.wait_for(timeout=SETTLE_MS)
