@@ -1,4 +1,5 @@
-"""The files a data folder offers: regular files directly inside it, and nothing that leads out.
+"""The files a data folder offers: regular files (and dataset folders) directly inside it, and
+nothing that leads out.
 
 One rule for every kind of file the app opens from a data folder: a symbolic link is offered only
 when it points to a file inside the same folder; one that leads elsewhere is neither listed nor
@@ -21,6 +22,24 @@ def files_inside(folder: Path, suffixes: tuple[str, ...]) -> Iterator[Path]:
     for entry in entries:
         wanted = entry.name.lower().endswith(suffixes) and not entry.name.startswith(".")
         if wanted and is_inside(root, entry):
+            yield entry
+
+
+def folders_inside(folder: Path, marker: str) -> Iterator[Path]:
+    """The folders directly in `folder` (not hidden, not leading out) that hold a `marker` file."""
+    try:
+        root = folder.resolve(strict=True)
+        entries = sorted(root.iterdir()) if root.is_dir() else []
+    except OSError:
+        return
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        try:
+            path = entry.resolve(strict=True)
+        except (OSError, RuntimeError):  # a broken or looping link
+            continue
+        if path.parent == root and path.is_dir() and is_inside(path, path / marker):
             yield entry
 
 

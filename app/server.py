@@ -125,8 +125,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         metavar="FOLDER",
         help=(
             "folder of files to offer besides the bundled samples; repeatable: Phoenix event "
-            "files (.json, .json.gz) for the display, CSV/parquet/ROOT column files for the "
-            "histogram lab, and teachers' exercises in its exercises/ subfolder"
+            "files (.json, .json.gz) for the display, CSV/parquet/ROOT column files and "
+            "dataset folders (eventlab columns -o FOLDER) for the histogram lab, and "
+            "teachers' exercises in its exercises/ subfolder"
         ),
     )
     parser.add_argument(

@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from convert import REAL_FILE, replicate
 
 from converters.cluster import DaskRunner
-from converters.dataset import write_columns_dataset
+from converters.dataset import write_dataset
 from converters.parts import ColumnsJob
 
 RELEASE_FILES = 45_571
@@ -72,7 +72,7 @@ def timed_run(client: Client, inputs: list[str], folder: Path, chunk: int):
     client.run(lambda: __import__("converters.dataset"))  # imports are start-up, not work
     cpu_before = worker_cpu(client)
     started = time.perf_counter()
-    summary = write_columns_dataset(inputs, folder, ColumnsJob(limits=LIMITS), runner, chunk)
+    summary = write_dataset(inputs, folder, ColumnsJob(limits=LIMITS), runner, chunk)
     seconds = time.perf_counter() - started
     return seconds, worker_cpu(client) - cpu_before, summary
 

@@ -33,6 +33,8 @@ def whole_number_at_least(minimum: int) -> Callable[[str], int]:
     return parse
 
 
+TABLE_SUFFIXES = (".parquet", ".csv")
+DISPLAY_SUFFIXES = (".json", ".json.gz")
 positive_int = whole_number_at_least(1)
 non_negative_int = whole_number_at_least(0)
 
@@ -100,9 +102,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     convert.add_argument("inputs", nargs="+", metavar="INPUT", help=INPUT_HELP)
     convert.add_argument(
-        "-o", "--output", type=Path, help="output .json or .json.gz (default: INPUT.json)"
+        "-o",
+        "--output",
+        type=Path,
+        help="output .json or .json.gz (default: INPUT.json), or a FOLDER (no extension): one"
+        " Phoenix JSON part per chunk with a manifest; rerunning the same command completes it",
     )
     add_selection_options(convert)
+    add_parallel_options(convert)
     convert.set_defaults(func=run_convert)
 
     columns = subparsers.add_parser(
@@ -169,6 +176,12 @@ def run_convert(args: argparse.Namespace) -> int:
 
     inputs = expand_inputs(args.inputs)
     output = args.output or default_output(inputs[0])
+    folder = dataset_output(output, DISPLAY_SUFFIXES)
+    if folder or args.workers is not None or args.scheduler is not None:
+        from converters.parts import DisplayJob
+
+        args.output = output
+        return run_in_parts(args, inputs, DisplayJob(selection_from(args)), folder)
     check_output(output)
     summary = write_display_json(inputs, output, selection_from(args), progress=True)
     report("convert", summary, output)
@@ -183,9 +196,11 @@ def run_columns(args: argparse.Namespace) -> int:
         "max_jets": args.max_jets,
         "max_photons": args.max_photons,
     }
-    folder = dataset_output(args.output)
+    folder = dataset_output(args.output, TABLE_SUFFIXES)
     if folder or args.workers is not None or args.scheduler is not None:
-        return run_columns_in_parts(args, inputs, limits, folder)
+        from converters.parts import ColumnsJob
+
+        return run_in_parts(args, inputs, ColumnsJob(selection_from(args), limits), folder)
     from converters.pipeline import write_columns
 
     check_output(args.output)
@@ -194,50 +209,47 @@ def run_columns(args: argparse.Namespace) -> int:
     return 0
 
 
-def dataset_output(output: Path) -> bool:
-    """Whether `-o` names a dataset folder; other extensions than .parquet/.csv are refused."""
-    suffix = output.suffix.lower()
-    if output.is_dir() or not suffix:
+def dataset_output(output: Path, suffixes: tuple[str, ...]) -> bool:
+    """Whether `-o` names a dataset folder; extensions other than `suffixes` are refused."""
+    name = output.name.lower()
+    if output.is_dir() or not output.suffix:
         return True
-    if suffix not in (".parquet", ".csv"):
+    if not name.endswith(suffixes):
+        allowed = " or ".join(suffixes)
         raise EventLabError(
-            f"{output}: the output must end in .parquet or .csv, or name a folder (no extension)"
+            f"{output}: the output must end in {allowed}, or name a folder (no extension)"
         )
     return False
 
 
-def run_columns_in_parts(
-    args: argparse.Namespace, inputs: list[str], limits: dict[str, int], folder: bool
-) -> int:
-    """`columns` cut into chunks: into a dataset folder, or one file joined from parts."""
+def run_in_parts(args: argparse.Namespace, inputs: list[str], job, folder: bool) -> int:
+    """A job cut into chunks: into a dataset folder, or one file joined from its parts."""
     from converters.cluster import runner_for
-    from converters.dataset import CHUNK_ENTRIES, write_columns_dataset, write_columns_file
-    from converters.parts import ColumnsJob
+    from converters.dataset import CHUNK_ENTRIES, write_dataset, write_joined_file
 
-    job = ColumnsJob(selection_from(args), limits)
     if not folder:
         check_output(args.output)
-    write = write_columns_dataset if folder else write_columns_file
+    write = write_dataset if folder else write_joined_file
     with runner_for(args.workers, args.scheduler) as runner:
         summary = write(
             inputs, args.output, job, runner, args.chunk_entries or CHUNK_ENTRIES, progress=True
         )
-    report_parts(summary, args.output, folder)
+    report_parts(job, summary, args.output, folder)
     return 0
 
 
-def report_parts(summary, output: Path, folder: bool) -> None:
+def report_parts(job, summary, output: Path, folder: bool) -> None:
     """Warnings, then the one summary line of a run made of parts."""
     from converters.file_problems import human_size
     from converters.manifest import part_files
 
     report_warnings(summary)
-    files = part_files(output) if folder else [output]
+    files = part_files(output, job.suffix) if folder else [output]
     size = sum(path.stat().st_size for path in files) / 1e6
     rate = summary.entries_read / summary.seconds if summary.seconds else 0.0
     before = f", {summary.parts_before} done before" if summary.parts_before else ""
     print(
-        f"eventlab columns: {summary.events:,} events from {summary.inputs} file(s)"
+        f"eventlab {job.command}: {summary.events:,} events from {summary.inputs} file(s)"
         f" in {summary.parts} parts{before} -> {output}{'/' if folder else ''} ({size:.2f} MB)"
         f" in {summary.seconds:.1f} s {summary.where} ({summary.entries_read:,} entries read"
         f" at {rate:,.0f} events/s, {human_size(summary.bytes_read)} from the input)"

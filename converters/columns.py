@@ -111,8 +111,9 @@ def columns(
 ) -> dict[str, np.ndarray]:
     """The flat per-event columns of a batch, in a stable order."""
     table: dict[str, np.ndarray] = {}
-    for name in ("run", "event", "mc_channel", "weight"):
-        if name in batch.info:
+    # The event's numbers first, then any further weights the reading plan kept.
+    for name in ("run", "event", "mc_channel", "weight", *batch.info):
+        if name in batch.info and name != "lumi_block":
             table[name] = batch.info[name]
     events = len(batch)
     leps = leptons(batch)

@@ -1,4 +1,5 @@
-"""`columns` over many inputs in parallel chunks: a folder of parquet parts, or one file.
+"""`columns` and `convert` over many inputs in parallel chunks: a folder of parts (parquet or
+Phoenix JSON), or one file joined from them.
 
 The inputs are opened where the work runs (their entries and cluster boundaries come back),
 cut into chunks at cluster boundaries, and each chunk is written as one part by whoever computes
@@ -19,24 +20,19 @@ import numpy as np
 
 from converters.errors import EventLabError, SelectionError
 from converters.manifest import Manifest, part_files, read_manifest
-from converters.parts import Chunk, ColumnsJob, PartResult, open_source, write_part
-from converters.pipeline import atomic_output, entries_by_cluster
+from converters.parts import Chunk, ColumnsJob, DisplayJob, PartResult, open_source, write_part
+from converters.pipeline import entries_by_cluster
 from converters.read import chunk_ranges
 from converters.selection import Selection
 
 CHUNK_ENTRIES = 20_000  # entries per chunk (a part): seconds of work each
 MANIFEST_EVERY = 2.0  # seconds between manifest updates while parts arrive
-TABLE_SUFFIXES = (".parquet", ".csv")
-
-
-def is_dataset_folder(output: Path) -> bool:
-    """Whether `-o` names a dataset folder rather than one .parquet or .csv file."""
-    return Path(output).suffix.lower() not in TABLE_SUFFIXES
+Job = ColumnsJob | DisplayJob
 
 
 @dataclass
 class DatasetSummary:
-    """What a parallel columns run did."""
+    """What a run in parts did."""
 
     events: int = 0
     inputs: int = 0
@@ -51,9 +47,10 @@ class DatasetSummary:
     missing_event_numbers: set[int] = field(default_factory=set)
 
 
-def input_layout(name: str, selection: Selection) -> dict:
+def input_layout(name: str, job: Job) -> dict:
     """An input's entries and cluster boundaries (and, for --event-numbers, the matches)."""
-    source = open_source(name)
+    source = open_source(name, job.planner)
+    selection = job.selection
     layout = {
         "entries": source.num_entries,
         "boundaries": source.cluster_boundaries().tolist(),
@@ -66,10 +63,11 @@ def input_layout(name: str, selection: Selection) -> dict:
 
 
 def input_chunks(
-    index: int, name: str, layout: dict, offset: int, selection: Selection, target: int
+    index: int, name: str, layout: dict, offset: int, job: Job, target: int
 ) -> list[Chunk]:
     """The chunks of one input: its selected entry ranges, cut at cluster boundaries."""
     boundaries = np.asarray(layout["boundaries"], dtype=np.int64)
+    selection = job.selection
     spans = selection.local_ranges(offset, layout["entries"])
     if selection.event_numbers and spans:
         entries = np.asarray(layout["matches"], dtype=np.int64)
@@ -79,7 +77,7 @@ def input_chunks(
         spans = entries_by_cluster(entries[inside], boundaries)
     ranges = [r for start, stop in spans for r in chunk_ranges(boundaries, start, stop, target)]
     return [
-        Chunk(index, position, name, start, stop, offset)
+        Chunk(index, position, name, start, stop, offset, job.suffix)
         for position, (start, stop) in enumerate(ranges)
     ]
 
@@ -109,12 +107,11 @@ def prepare_folder(folder: Path, job: dict, inputs: list[str]) -> Manifest:
     return manifest
 
 
-def open_inputs(
-    manifest: Manifest, runner, selection: Selection, target: int, progress: bool
-) -> list[str]:
+def open_inputs(manifest: Manifest, runner, job: Job, target: int, progress: bool) -> list[str]:
     """Open the inputs not opened by an earlier run, plan their chunks; return the failures."""
+    selection = job.selection
     waiting = [i for i, entry in enumerate(manifest.inputs) if entry["status"] != "done"]
-    arguments = [(manifest.inputs[i]["name"], selection) for i in waiting]
+    arguments = [(manifest.inputs[i]["name"], job) for i in waiting]
     for position, layout, error in runner.run(input_layout, arguments, progress):
         entry = manifest.inputs[waiting[position]]
         if error is not None:
@@ -132,7 +129,7 @@ def open_inputs(
     for index, entry in enumerate(manifest.inputs):
         layout = entry.pop("layout", None)
         if layout is not None:
-            for chunk in input_chunks(index, entry["name"], layout, offset, selection, target):
+            for chunk in input_chunks(index, entry["name"], layout, offset, job, target):
                 manifest.parts[chunk.name] = {
                     "input": chunk.source,
                     "input_index": index,
@@ -146,29 +143,23 @@ def open_inputs(
     return failures
 
 
-def part_chunk(name: str, part: dict) -> Chunk:
+def part_chunk(name: str, part: dict, suffix: str) -> Chunk:
     """The chunk a manifest part stands for."""
     start, stop = part["entries"]
     position = int(name.rsplit("-", 1)[1].split(".")[0])
-    return Chunk(part["input_index"], position, part["input"], start, stop, part["offset"])
+    return Chunk(part["input_index"], position, part["input"], start, stop, part["offset"], suffix)
 
 
-def rows_in(path: Path) -> int:
-    """Rows of a written part (from its footer)."""
-    import pyarrow.parquet as pq
-
-    return pq.ParquetFile(path).metadata.num_rows
-
-
-def write_columns_dataset(
+def write_dataset(
     inputs: Sequence[str],
     folder: str | Path,
-    job: ColumnsJob,
+    job: Job,
     runner,
     chunk_entries: int = CHUNK_ENTRIES,
     progress: bool = False,
 ) -> DatasetSummary:
-    """Write the columns of `inputs` as a parquet dataset folder, chunk by chunk on `runner`."""
+    """Write what `job` makes of `inputs` as a dataset folder of parts, chunk by chunk on
+    `runner` (parquet parts of columns, or Phoenix JSON parts of events)."""
     if job.selection.max_events is not None:
         raise EventLabError(
             "--max-events cannot be used for a dataset folder or with --workers/--scheduler"
@@ -180,20 +171,22 @@ def write_columns_dataset(
     manifest = prepare_folder(folder, {**job.describe(), "chunk_entries": chunk_entries}, inputs)
     manifest.write(folder)
     summary = DatasetSummary(inputs=len(inputs), workers=runner.workers, where=runner.where)
-    failures = open_inputs(manifest, runner, job.selection, chunk_entries, progress)
+    failures = open_inputs(manifest, runner, job, chunk_entries, progress)
     manifest.write(folder)
     todo = []
     for name, part in manifest.parts.items():
         path = folder / name
         if path.exists():  # written completely (renamed into place) by an earlier run
             if part["status"] != "done":
-                part.update(status="done", events=rows_in(path), error=None)
+                part.update(status="done", events=job.events_in(path), error=None)
             summary.parts_before += 1
         else:
             part.update(status="pending", events=None)
             todo.append(name)
     job = replace(job, prefetch=runner.prefetch)
-    arguments = [(part_chunk(name, manifest.parts[name]), job, str(folder)) for name in todo]
+    arguments = [
+        (part_chunk(name, manifest.parts[name], job.suffix), job, str(folder)) for name in todo
+    ]
     found: set[int] = set()
     last_write = time.monotonic()
     try:
@@ -201,7 +194,7 @@ def write_columns_dataset(
             part = manifest.parts[todo[position]]
             if error is not None:
                 part.update(status="failed", error=error)
-                label = part_chunk(todo[position], part).label
+                label = part_chunk(todo[position], part, job.suffix).label
                 failures.append(error if error.startswith(part["input"]) else f"{label}: {error}")
                 continue
             record(part, result, summary, found)
@@ -248,28 +241,18 @@ def parts_folder(output: Path) -> Path:
     return output.with_name(f".{output.name}.parts")
 
 
-def write_columns_file(
+def write_joined_file(
     inputs: Sequence[str],
     output: str | Path,
-    job: ColumnsJob,
+    job: Job,
     runner,
     chunk_entries: int = CHUNK_ENTRIES,
     progress: bool = False,
 ) -> DatasetSummary:
-    """The columns of `inputs` made in parallel parts, then joined into one parquet/CSV file."""
+    """What `job` makes of `inputs`, in parallel parts, then joined into one file."""
     output = Path(output)
     folder = parts_folder(output)
-    summary = write_columns_dataset(inputs, folder, job, runner, chunk_entries, progress)
-    join_parts(part_files(folder), output)
+    summary = write_dataset(inputs, folder, job, runner, chunk_entries, progress)
+    job.join(part_files(folder, job.suffix), output)
     shutil.rmtree(folder, ignore_errors=True)
     return summary
-
-
-def join_parts(parts: list[Path], output: Path) -> None:
-    """The parts' rows, in order, in one parquet or CSV file (written under a temporary name)."""
-    import pyarrow.parquet as pq
-
-    from converters.pipeline import write_tables
-
-    with atomic_output(output, binary=True) as out:
-        write_tables((pq.read_table(path) for path in parts), out, output.suffix.lower())

@@ -1,4 +1,4 @@
-"""The manifest of a columns dataset folder: the inputs, the parts, their entries and status.
+"""The manifest of a dataset folder: the inputs, the parts, their entries and status.
 
 `_manifest.json` sits beside the parts (parquet readers skip names starting with `_`). It names
 the job (inputs and options), so a rerun of the same command knows which parts are done and a
@@ -84,6 +84,6 @@ def read_manifest(folder: Path) -> Manifest | None:
         ) from None
 
 
-def part_files(folder: Path) -> list[Path]:
+def part_files(folder: Path, suffix: str = ".parquet") -> list[Path]:
     """The part files of a dataset folder, in the order of their rows."""
-    return sorted(Path(folder).glob("part-*.parquet"))
+    return sorted(Path(folder).glob(f"part-*{suffix}"))

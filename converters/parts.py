@@ -1,26 +1,30 @@
-"""One chunk of a columns run, done where it runs: read the entries, compute, write one part.
+"""One chunk of a run in parts, done where it runs: read the entries, compute, write one part.
 
-A chunk is a range of entries of one input, cut at cluster boundaries. Its part of the parquet
-dataset is written by whoever computes it (a Dask worker or the command's own process) under a
-temporary name and renamed, so a part file that exists is complete.
+A chunk is a range of entries of one input, cut at cluster boundaries. Its part is written by
+whoever computes it (a Dask worker or the command's own process) under a temporary name and
+renamed, so a part file that exists is complete. A job says what a part holds: per-event columns
+(`ColumnsJob`, a parquet part) or event-display events (`DisplayJob`, a Phoenix JSON part).
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pyarrow as pa
 
 from converters.columns import arrow_table, columns
-from converters.pipeline import PARQUET_OPTIONS, expression_mask
-from converters.read import EventSource, columns_plan
+from converters.pipeline import PARQUET_OPTIONS, atomic_output, expression_mask, unique_keys
+from converters.read import EventBatch, EventSource, columns_plan, default_plan
 from converters.selection import Selection
 
 READ_ENTRIES = 5000  # entries read at once within a chunk
@@ -35,6 +39,13 @@ class ColumnsJob:
     limits: Mapping[str, int] = field(default_factory=dict)
     metadata: Mapping[str, str] | None = None
     prefetch: bool = True  # read the next batch in a second thread (not on one-core workers)
+    suffix: ClassVar[str] = ".parquet"
+    command: ClassVar[str] = "columns"
+
+    @property
+    def planner(self) -> Callable:
+        """Which branches the inputs are read with."""
+        return columns_plan
 
     def describe(self) -> dict:
         """The job as JSON-ready values, to recognise the same job on a rerun."""
@@ -45,6 +56,120 @@ class ColumnsJob:
             "select": selection.expression,
             **dict(sorted(self.limits.items())),
         }
+
+    def write_chunk(self, chunk: Chunk, path: Path) -> PartResult:
+        """Compute one chunk's columns and write them to `path` as parquet."""
+        import pyarrow.parquet as pq
+
+        table, result = chunk_table(chunk, self)
+        pq.write_table(table, path, **PARQUET_OPTIONS)
+        return result
+
+    def events_in(self, path: Path) -> int:
+        """Rows of a written part (from its footer)."""
+        import pyarrow.parquet as pq
+
+        return pq.ParquetFile(path).metadata.num_rows
+
+    def join(self, parts: Sequence[Path], output: Path) -> None:
+        """The parts' rows, in order, in one parquet or CSV file (under a temporary name)."""
+        import pyarrow.parquet as pq
+
+        from converters.pipeline import write_tables
+
+        with atomic_output(output, binary=True) as out:
+            write_tables((pq.read_table(path) for path in parts), out, output.suffix.lower())
+
+
+@dataclass(frozen=True)
+class DisplayJob:
+    """Event-display (Phoenix JSON) parts: every chunk's selected events, keyed "RUN-EVENT"."""
+
+    selection: Selection = field(default_factory=Selection)
+    metadata: Mapping[str, str] | None = None
+    prefetch: bool = True
+    suffix: ClassVar[str] = ".json"
+    command: ClassVar[str] = "convert"
+
+    @property
+    def planner(self) -> Callable:
+        """Which branches the inputs are read with: all the display shows."""
+        return default_plan
+
+    def describe(self) -> dict:
+        """The job as JSON-ready values, to recognise the same job on a rerun."""
+        selection = self.selection
+        return {
+            "output": "event display JSON",
+            "events": [list(span) for span in selection.ranges],
+            "event_numbers": sorted(selection.event_numbers),
+            "select": selection.expression,
+        }
+
+    def write_chunk(self, chunk: Chunk, path: Path) -> PartResult:
+        """Convert one chunk's selected events and write them to `path` as one JSON object."""
+        from converters.phoenix import event_keys, json_members, write_members
+
+        source = open_source(chunk.source, self.planner)
+        bytes_before = source.bytes_read
+        seen: set[str] = set()
+        found: set[int] = set()
+        with path.open("wb") as out:
+            out.write(b"{\n")
+            for batch in selected_chunk_batches(source, chunk, self, found):
+                first = not seen
+                keys = unique_keys(event_keys(batch), seen, len(seen))
+                write_members(json_members(keys, batch, self.metadata, first=first), out)
+            out.write(b"\n}\n")
+        return PartResult(
+            chunk.name,
+            len(seen),
+            chunk.stop - chunk.start,
+            source.bytes_read - bytes_before,
+            sorted(found),
+            list(source.skipped),
+        )
+
+    def events_in(self, path: Path) -> int:
+        """Events of a written part."""
+        with path.open("rb") as part:
+            return len(json.load(part))
+
+    def join(self, parts: Sequence[Path], output: Path) -> None:
+        """The parts' events, in order, in one Phoenix JSON file (.json or .json.gz); an event
+        key found in an earlier part gets the suffix `#N` (N: its place in the file)."""
+        with atomic_output(output, binary=True) as out:
+            out.write(b"{\n")
+            seen: set[bytes] = set()
+            written = 0
+            for path in parts:
+                body = path.read_bytes()[2:-3]  # between "{\n" and "\n}\n"
+                if not body:
+                    continue
+                keys = MEMBER_KEY.findall(body)
+                if not seen.isdisjoint(keys):
+                    body = renamed_repeats(body, seen, written)
+                seen.update(keys)
+                out.write(b",\n" if written else b"")
+                out.write(body)
+                written += len(keys)
+            out.write(b"\n}\n")
+
+
+# The key at the start of each member line of a part ("KEY": {...}); events are one line each.
+MEMBER_KEY = re.compile(rb'^"((?:[^"\\]|\\.)*)": ', re.MULTILINE)
+
+
+def renamed_repeats(body: bytes, seen: set[bytes], written: int) -> bytes:
+    """A part's members with keys already written renamed KEY#N (N: the event's place)."""
+    place = iter(range(written, written + body.count(b"\n") + 1))
+
+    def rename(match: re.Match) -> bytes:
+        index = next(place)
+        key = match.group(1)
+        return b'"%s#%d": ' % (key, index) if key in seen else match.group(0)
+
+    return MEMBER_KEY.sub(rename, body)
 
 
 @dataclass(frozen=True)
@@ -58,10 +183,12 @@ class Chunk:
     stop: int
     offset: int
 
+    suffix: str = ".parquet"
+
     @property
     def name(self) -> str:
         """The part file's name; names sort in the order of the rows."""
-        return f"part-{self.input_index:05d}-{self.position:04d}.parquet"
+        return f"part-{self.input_index:05d}-{self.position:04d}{self.suffix}"
 
     @property
     def label(self) -> str:
@@ -81,19 +208,20 @@ class PartResult:
     skipped: list[str]
 
 
-_sources: dict[int, OrderedDict[str, EventSource]] = {}
+_sources: dict[int, OrderedDict[tuple[str, Callable], EventSource]] = {}
 _sources_lock = threading.Lock()
 
 
-def open_source(name: str) -> EventSource:
-    """The input opened for columns, kept open for this thread's next chunks of it."""
+def open_source(name: str, planner: Callable = columns_plan) -> EventSource:
+    """The input opened with `planner`'s branches, kept open for this thread's next chunks."""
     with _sources_lock:
         opened = _sources.setdefault(threading.get_ident(), OrderedDict())
-    if name in opened:
-        opened.move_to_end(name)
-        return opened[name]
-    source = EventSource(name, planner=columns_plan)
-    opened[name] = source
+    key = (name, planner)
+    if key in opened:
+        opened.move_to_end(key)
+        return opened[key]
+    source = EventSource(name, planner=planner)
+    opened[key] = source
     while len(opened) > OPEN_SOURCES:
         opened.popitem(last=False)
     return source
@@ -129,15 +257,30 @@ def chunk_table(chunk: Chunk, job: ColumnsJob) -> tuple[pa.Table, PartResult]:
     return table, result
 
 
-def write_part(chunk: Chunk, job: ColumnsJob, folder: str) -> PartResult:
-    """Compute one chunk and write it as `folder/<part name>` (temporary name, then renamed)."""
-    import pyarrow.parquet as pq
+def selected_chunk_batches(
+    source: EventSource, chunk: Chunk, job: DisplayJob, found: set[int]
+) -> Iterator[EventBatch]:
+    """The selected events of a chunk, batch by batch; event numbers seen are added to `found`."""
+    selection = job.selection
+    batches = source.iterate(chunk.start, chunk.stop, READ_ENTRIES, prefetch=job.prefetch)
+    for first, batch in batches:
+        mask = selection.entry_mask(chunk.offset + first, len(batch))
+        by_number = selection.number_mask(batch.info["event"])
+        found |= set(batch.info["event"][mask & by_number].astype(np.int64).tolist())
+        mask &= by_number
+        if selection.expression and mask.any():
+            mask &= expression_mask(columns(batch), selection.expression)
+        kept = batch.take(mask)
+        if len(kept):
+            yield kept
 
-    table, result = chunk_table(chunk, job)
+
+def write_part(chunk: Chunk, job: ColumnsJob | DisplayJob, folder: str) -> PartResult:
+    """Compute one chunk and write it as `folder/<part name>` (temporary name, then renamed)."""
     final = Path(folder) / chunk.name
     temporary = final.with_name(f".{chunk.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     try:
-        pq.write_table(table, temporary, **PARQUET_OPTIONS)
+        result = job.write_chunk(chunk, temporary)
         os.replace(temporary, final)
     finally:
         temporary.unlink(missing_ok=True)

@@ -23,10 +23,12 @@ from converters.schema import (
     MET_SOFT_TRACK_SOURCE,
     NTUPLE,
     PHYSLITE_COLLECTIONS,
+    PHYSLITE_WEIGHTS,
     CollectionSpec,
     Link,
     Naming,
     event_info_candidates,
+    ntuple_weight_branches,
 )
 from converters.storage import EventStore, open_store
 
@@ -273,10 +275,19 @@ def default_plan(store: EventStore) -> BranchPlan:
 
 
 def columns_plan(store: EventStore) -> BranchPlan:
-    """Only what the per-event columns need: no tracks, clusters or vertices, one MC weight."""
+    """Only what the per-event columns need: no tracks, clusters or vertices; the first MC
+    weight and the other weights a luminosity normalisation needs, where the file has them."""
     if store.format != "physlite":
-        return plan_ntuple(store)
-    return plan_physlite(store, COLUMN_COLLECTIONS, links={"AnalysisJets"}, info=COLUMN_EVENT_INFO)
+        plan = plan_ntuple(store)
+        for branch in ntuple_weight_branches(store.names):
+            plan.info.setdefault(branch, branch)
+        return plan
+    plan = plan_physlite(store, COLUMN_COLLECTIONS, links={"AnalysisJets"}, info=COLUMN_EVENT_INFO)
+    for name, leaves in PHYSLITE_WEIGHTS.items():
+        branch = first_present(store.names, event_info_candidates(leaves, store.naming))
+        if branch is not None:
+            plan.info[name] = branch
+    return plan
 
 
 class EventSource:

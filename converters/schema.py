@@ -172,6 +172,26 @@ EVENT_INFO_FIELDS: dict[str, tuple[str, ...]] = {
 }
 
 
+# Per-event weights the columns keep besides the first MC weight ("weight"): PHYSLITE's pileup
+# and beam-spot weights, by column name.
+PHYSLITE_WEIGHTS: dict[str, tuple[str, ...]] = {
+    "pileup_weight": ("PileupWeight_NOSYS",),
+    "beamspot_weight": ("beamSpotWeight",),
+}
+# Education-ntuple branches the columns keep under their own names, so that a columns file of
+# simulation can be scaled to a luminosity as the ATLAS notebooks do: the MC weight, the 2020
+# (XSection, SumWeights) and 2025 (xsec, kfac, filteff, sum_of_weights) normalisation, and every
+# scale factor (scaleFactor_* in 2020, ScaleFactor_* in 2025).
+NTUPLE_WEIGHTS = ("mcWeight", "XSection", "SumWeights", "xsec", "kfac", "filteff", "sum_of_weights")
+NTUPLE_SCALE_FACTOR_PREFIXES = ("scaleFactor_", "ScaleFactor_")
+
+
+def ntuple_weight_branches(names: set[str]) -> list[str]:
+    """The weight and normalisation branches of an education ntuple, in a stable order."""
+    factors = sorted(n for n in names if n.startswith(NTUPLE_SCALE_FACTOR_PREFIXES))
+    return [name for name in NTUPLE_WEIGHTS if name in names] + factors
+
+
 def event_info_candidates(leaf_names: tuple[str, ...], naming: Naming) -> list[str]:
     """Full branch (or field) names of an EventInfo variable across releases and layouts."""
     return [name for leaf in leaf_names for name in naming.candidates("EventInfo", leaf)]

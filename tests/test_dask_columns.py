@@ -21,7 +21,7 @@ from conftest import PROJECT_ROOT
 from test_rntuple import assert_same_columns
 
 from converters.cluster import DaskRunner
-from converters.dataset import write_columns_dataset
+from converters.dataset import write_dataset
 from converters.errors import EventLabError
 from converters.manifest import MANIFEST_NAME, part_files
 from converters.parts import ColumnsJob
@@ -88,7 +88,7 @@ def test_dataset_equals_the_single_process_output_row_for_row(
     runner, inputs, single_process, tmp_path
 ):
     folder = tmp_path / "dataset"
-    summary = write_columns_dataset(inputs, folder, ColumnsJob(limits=LIMITS), runner, CHUNK)
+    summary = write_dataset(inputs, folder, ColumnsJob(limits=LIMITS), runner, CHUNK)
     assert summary.parts == 12 and summary.parts_before == 0
     assert summary.events == single_process.num_rows == 12_000
     table = read_dataset(folder)
@@ -111,7 +111,7 @@ def test_a_worker_killed_mid_run_still_gives_the_complete_output(
 
     def run():
         try:
-            outcome["summary"] = write_columns_dataset(
+            outcome["summary"] = write_dataset(
                 inputs * 2, folder, ColumnsJob(limits=LIMITS), runner, CHUNK
             )
         except Exception as error:  # shown by the assertion below
@@ -150,7 +150,7 @@ def test_a_corrupt_input_among_good_ones_is_named_and_the_rest_written(runner, i
     folder = tmp_path / "dataset"
     job = ColumnsJob(limits=LIMITS)
     with pytest.raises(EventLabError) as failure:
-        write_columns_dataset(mixed, folder, job, runner, CHUNK)
+        write_dataset(mixed, folder, job, runner, CHUNK)
     message = str(failure.value)
     assert message.startswith("1 input(s) or part(s) failed (6,000 events written")
     assert f"{broken}: the file ends after 400 kB" in message and "truncated" in message
@@ -161,7 +161,7 @@ def test_a_corrupt_input_among_good_ones_is_named_and_the_rest_written(runner, i
     assert len(part_files(folder)) == 6
     # Once the file is downloaded again, a rerun only does the parts of that input.
     shutil.copy(TOY, broken)
-    summary = write_columns_dataset(mixed, folder, job, runner, CHUNK)
+    summary = write_dataset(mixed, folder, job, runner, CHUNK)
     assert (summary.parts, summary.parts_before, summary.events) == (9, 6, 9000)
     assert manifest(folder)["status"] == "complete"
 
@@ -175,9 +175,7 @@ def test_damaged_baskets_fail_the_part_by_name(runner, inputs, tmp_path):
     damaged.write_bytes(bytes(data))
     folder = tmp_path / "dataset"
     with pytest.raises(EventLabError) as failure:
-        write_columns_dataset(
-            [inputs[0], str(damaged)], folder, ColumnsJob(limits=LIMITS), runner, CHUNK
-        )
+        write_dataset([inputs[0], str(damaged)], folder, ColumnsJob(limits=LIMITS), runner, CHUNK)
     message = str(failure.value)
     assert f"{damaged}: the file is damaged: branch AnalysisJetsAuxDyn.pt" in message
     assert "Traceback" not in message and "TBasket" not in message

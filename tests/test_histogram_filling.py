@@ -191,3 +191,48 @@ def test_a_new_cut_evaluates_only_the_cut(dimuons, monkeypatch):
     assert evaluated == ["Q1 > 0", "pt1 + pt2", "Q2 > 0"]
     assert dimuons.histogram("pt1 + pt2", binning, " Q1 >  0") is first
     assert first.counts.tolist() == [0, 0, 2, 0] and second.counts.tolist() == [1, 0, 1, 1]
+
+
+def test_a_changed_condition_of_a_cut_is_the_only_one_evaluated(dimuons, monkeypatch):
+    evaluated = []
+    evaluate = Evaluator._evaluate
+
+    def counting(self, text, role):
+        evaluated.append(text.strip())
+        return evaluate(self, text, role)
+
+    monkeypatch.setattr(Evaluator, "_evaluate", counting)
+    first = dimuons.mask("pt1 > 20 & pt2 > 20 & Q1*Q2 < 0")
+    second = dimuons.mask("pt1 > 20 & pt2 > 5 && Q1*Q2 < 0")
+    assert evaluated == ["pt1 > 20", "pt2 > 20", "Q1*Q2 < 0", "pt2 > 5"]
+    assert first.tolist() == [True, False, True, False]
+    assert second.tolist() == [True, False, True, False]
+    assert dimuons.mask("Q1*Q2 < 0").tolist() == [True, False, True, True]
+
+
+@pytest.mark.parametrize(
+    ("cut", "kept"),
+    [
+        ("pt1 > 40 & pt2 > 20 | Q1 < 0", [False, False, True, True]),  # & before |
+        ("(pt1 > 40 & pt2 > 20) | Q1 < 0", [False, False, True, True]),
+        ("pt1 > 40 & (pt2 > 20 | Q1 > 0)", [False, True, True, False]),
+        ("pt1 > 40 and pt2 > 20 or Q1 < 0", [False, False, True, True]),
+        ("~(pt1 > 40) & Q2 < 0", [True, False, False, False]),
+        ("pt2 - 10 & pt1 > 20", [True, False, True, False]),  # a number: true when not zero
+    ],
+)
+def test_a_cut_split_at_its_ands_keeps_what_the_whole_cut_means(dimuons, cut, kept):
+    assert dimuons.mask(cut).tolist() == kept
+    fresh = Evaluator(dimuons.dataset)
+    assert fresh._evaluate(cut, "cut").astype(bool).tolist() == kept
+
+
+def test_a_mistake_in_one_condition_points_into_the_whole_cut(dimuons):
+    with pytest.raises(ExpressionInputError) as caught:
+        dimuons.mask("pt1 > 20 & pt2 > 20 & pt3 < 0")
+    expression_line, caret_line = str(caught.value).splitlines()[-2:]
+    assert expression_line.strip() == "pt1 > 20 & pt2 > 20 & pt3 < 0"
+    start = caret_line.index("^")
+    assert expression_line[start : start + 3] == "pt3"
+    with pytest.raises(ExpressionInputError, match="syntax error"):
+        dimuons.mask("pt1 > 20 &")

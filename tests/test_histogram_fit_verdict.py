@@ -114,6 +114,7 @@ def test_the_page_reports_the_verdict_and_offers_the_suggested_range(cms_zmumu_c
     lab.fit_select.value = "gauss"
     assert lab.fit is not None and not lab.fit.valid
     assert "Not a valid fit" in lab.fit_pane.object
+    assert lab.fit_verdict.visible and "Not a valid fit" in lab.fit_verdict.object
     assert lab.suggested_range_button.visible
     lab.suggested_range_button.clicks += 1
     assert (lab.fit.low, lab.fit.high) != (60, 120)

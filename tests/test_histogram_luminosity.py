@@ -112,9 +112,7 @@ def test_the_page_shows_data_points_stacked_simulation_and_the_ratio(folder):
 
 
 def test_the_ratio_panel_renders_below_the_plot(folder):
-    import holoviews as hv
-    from bokeh.document import Document
-    from bokeh.io.doc import patch_curdoc
+    from bokeh.models import Column
 
     from app.histogram.drawing import LivePlot
 
@@ -123,11 +121,15 @@ def test_the_ratio_panel_renders_below_the_plot(folder):
     lab.x_input.value = "m_ll"
     lab.combine_select.value = ["file:mc_zee.root"]
     lab.luminosity_input.value = LUMI
-    element = LivePlot().element(lab.plot, in_place=False)
-    assert isinstance(element, hv.Layout) and len(element) == 2
-    document = Document()  # its own document: an earlier test may have left curdoc patched
-    with patch_curdoc(document):
-        figure = hv.render(element, backend="bokeh")
-    plots = [item[0] if isinstance(item, tuple) else item for item in figure.children]
-    labels = [plot.yaxis[0].axis_label for plot in plots if hasattr(plot, "yaxis")]
+    live = LivePlot()
+    element = live.element(lab.plot, in_place=False)
+    assert isinstance(element, Column) and len(element.children) == 2
+    labels = [plot.yaxis[0].axis_label for plot in element.children]
     assert labels[-1] == "data / simulation" and len(labels) == 2
+    assert element.children[1].x_range is element.children[0].x_range  # zoomed together
+    ratio = live.figures.ratio.data
+    centres, values, _ = lab.plot.ratio_values()
+    shown = np.isfinite(values)
+    assert np.allclose(ratio["x"], centres[shown]) and np.allclose(ratio["y"], values[shown])
+    low, high = element.children[1].y_range.start, element.children[1].y_range.end
+    assert low <= ratio["y_low"].min() and high >= ratio["y_high"].max() and low < 1 < high

@@ -1,14 +1,16 @@
-"""`eventlab hist`: a histogram (and a peak fit) of a column file from the command line."""
+"""`eventlab hist`: a histogram (and a peak fit) of a column file or dataset folder from the
+command line."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import sys
 from pathlib import Path
 
-from app.histogram.errors import BinningError, FitError
+from app.histogram.errors import BinningError, DatasetError, FitError
 
 SIGNAL_CHOICES = ("gauss", "bw", "voigt", "cb")
 Z_WIDTH_TEXT = "2.4952"
@@ -23,7 +25,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Fill a histogram of an expression over the rows of a CSV, parquet or ROOT file "
             "(NanoAOD `Events`, education ntuples `mini` and `analysis`: only the branches the "
-            "expressions use are read), with an optional cut and weight, print its statistics "
+            "expressions use are read) or of a dataset folder of parquet parts (`eventlab "
+            "columns -o FOLDER`: only the columns used are read, and with --workers or "
+            "--scheduler each part is filled on a Dask worker), with an optional cut and "
+            "weight, print its statistics "
             "(or JSON with --json), fit a peak with --fit, and save a PNG with --png. A list "
             "column such as Muon_pt gives Muon_pt_1 (leading), Muon_pt_2, Muon_pt_n (count), "
             "and all its elements as the variable."
@@ -39,7 +44,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         type=Path,
         nargs="+",
         metavar="FILE",
-        help="CSV, parquet or ROOT column file; several files fill one histogram, summed",
+        help="CSV, parquet or ROOT column file, or a dataset folder of parquet parts; several "
+        "files fill one histogram, summed",
     )
     parser.add_argument(
         "--stack-files",
@@ -83,7 +89,28 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--json", action="store_true", help="print the bins, statistics and fit as JSON"
     )
+    add_parallel_options(parser)
     parser.set_defaults(func=run)
+
+
+def add_parallel_options(parser: argparse.ArgumentParser) -> None:
+    """Where the parts of dataset folders are filled: local Dask workers or a Dask cluster."""
+    from converters.cli import non_negative_int
+
+    group = parser.add_argument_group("dataset folders filled where their parts are (Dask)")
+    where = group.add_mutually_exclusive_group()
+    where.add_argument(
+        "--workers",
+        type=non_negative_int,
+        metavar="N",
+        help="fill each part on a local Dask cluster of N worker processes (0: one per CPU)",
+    )
+    where.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="fill each part on a running Dask cluster, e.g. tcp://10.0.0.5:8786 (its workers "
+        "need EventLab and must see the folder's path)",
+    )
 
 
 def number_pair(text: str) -> tuple[float, float]:
@@ -101,7 +128,6 @@ def number_pair(text: str) -> tuple[float, float]:
 def run(args: argparse.Namespace) -> int:
     """Fill, fit, print and draw as the options ask."""
     from app.histogram.data import read_dataset
-    from app.histogram.evaluation import Evaluator
     from app.histogram.filling import DEFAULT_BINS
     from app.histogram.plotting import compute_plot
     from app.histogram.settings import PlotSettings
@@ -113,8 +139,8 @@ def run(args: argparse.Namespace) -> int:
         raise BinningError("--lumi must be a positive luminosity in fb^-1")
     if args.fix_width is not None and args.fit not in ("bw", "voigt"):
         raise FitError("--fix-width needs --fit bw or --fit voigt")
-    evaluators = {str(path): Evaluator(read_dataset(path, path.name)) for path in args.files}
-    keys = list(evaluators)
+    datasets = {str(path): read_dataset(path, path.name) for path in args.files}
+    keys = list(datasets)
     settings = PlotSettings(
         dataset=keys[0],
         combine=tuple(keys[1:]),
@@ -135,8 +161,10 @@ def run(args: argparse.Namespace) -> int:
         luminosity=args.lumi,
     )
     title = " + ".join(path.name for path in args.files)
-    outcome = compute_plot(settings, evaluators.__getitem__, title=title)
+    with evaluators_for(datasets, args.workers, args.scheduler) as evaluators:
+        outcome = compute_plot(settings, evaluators.__getitem__, title=title)
     histogram, fit = outcome.histogram, outcome.fit
+    notes = [*outcome.notes, *incomplete_notes(datasets)]
     summed = [numbers for label, numbers, _ in outcome.statistics if label == "all datasets"]
     statistics = summed[0] if summed else outcome.statistics[0][1]
     if args.png:
@@ -159,7 +187,7 @@ def run(args: argparse.Namespace) -> int:
             "statistics": statistics,
             "fit": None if fit is None else fit.as_dict(),
             "luminosity_fb": args.lumi,
-            "notes": list(outcome.notes),
+            "notes": notes,
         }
         if len(keys) > 1:
             document["datasets"] = [
@@ -172,9 +200,46 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
     else:
         print(text_report(args, outcome.statistics, fit))
-        for note in outcome.notes:
+        for note in notes:
             print(f"  {note}")
     return 0
+
+
+def incomplete_notes(datasets: dict) -> list[str]:
+    """A note for each dataset folder whose run has not written every part."""
+    from app.histogram.folder_columns import FolderDataset
+
+    return [
+        f"{Path(key).name}: {dataset.metadata['dataset folder']}"
+        for key, dataset in datasets.items()
+        if isinstance(dataset, FolderDataset) and dataset.incomplete
+    ]
+
+
+@contextlib.contextmanager
+def evaluators_for(datasets: dict, workers: int | None, scheduler: str | None):
+    """The evaluator of each dataset: dataset folders filled on Dask when asked, else here."""
+    from app.histogram.evaluation import Evaluator
+    from app.histogram.folder_columns import FolderDataset
+
+    if workers is None and scheduler is None:
+        yield {key: Evaluator(dataset) for key, dataset in datasets.items()}
+        return
+    if not any(isinstance(dataset, FolderDataset) for dataset in datasets.values()):
+        raise DatasetError(
+            "--workers and --scheduler fill the parts of dataset folders (`eventlab columns "
+            "-o FOLDER`); no FILE given is one"
+        )
+    from app.histogram.part_fills import PartsEvaluator
+    from converters.cluster import runner_for
+
+    with runner_for(workers, scheduler) as runner:
+        yield {
+            key: PartsEvaluator(dataset, runner)
+            if isinstance(dataset, FolderDataset)
+            else Evaluator(dataset)
+            for key, dataset in datasets.items()
+        }
 
 
 def per_file_counts(outcome, files: int) -> list[list[float] | None]:

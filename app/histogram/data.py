@@ -1,4 +1,5 @@
-"""Column files (CSV, parquet; ROOT in root_columns.py) read into datasets of float64 columns."""
+"""Column files (CSV, parquet; ROOT in root_columns.py, dataset folders in folder_columns.py)
+read into datasets of float64 columns."""
 
 from __future__ import annotations
 
@@ -200,11 +201,16 @@ def jagged_view(values: np.ndarray, counts: np.ndarray, suffix: str) -> np.ndarr
 def read_dataset(
     source: Path | bytes, name: str, room: Callable[[int], None] | None = None
 ) -> Dataset:
-    """Read a CSV, parquet or ROOT file (a path, or the bytes of an upload) and validate it.
+    """Read a CSV, parquet or ROOT file (a path, or the bytes of an upload), or a dataset folder
+    of parquet parts, and validate it.
 
     `room(nbytes)`, when given, is asked before the table is built with the memory it will take
     (from the parquet metadata, or rows x columns of a CSV file), and refuses by raising.
     """
+    if isinstance(source, Path) and source.is_dir():
+        from app.histogram.folder_columns import read_folder_dataset
+
+        return read_folder_dataset(source, name)
     suffix = Path(name).suffix.lower()
     if suffix in ROOT_SUFFIXES:
         from app.histogram.root_columns import read_root_dataset

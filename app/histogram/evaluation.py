@@ -21,6 +21,7 @@ DEFAULT_CACHE_BYTES = 512 * 1024 * 1024
 HISTOGRAM_BYTES = 4096
 VALUE_BYTES = 8  # a float64 value per row
 CHUNK_ROWS = 1 << 18  # rows evaluated at once
+OR_WORD = re.compile(r"\bor\b")
 NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 
 
@@ -56,19 +57,46 @@ class Evaluator:
         return cached
 
     def mask(self, text: str) -> np.ndarray | None:
-        """The rows passing a cut (None when the cut is empty: every row passes)."""
+        """The rows passing a cut (None when the cut is empty: every row passes).
+
+        A cut of several conditions joined by & keeps each condition's rows, so that changing
+        one of them evaluates only that one and combines the others' kept rows.
+        """
         if not text.strip():
             return None
         key = ("mask", normalised(text))
         cached = self._cache.get(key)
         if cached is None:
-            result = self._evaluate(text, "cut")
-            if result.dtype != np.bool_:
-                raise ExpressionInputError(
-                    f"The cut must be a condition such as `pt1 > 20`, but `{text.strip()}` "
-                    "gives numbers; compare it with something (>, <, ==) or combine with & and |"
-                )
-            cached = np.ascontiguousarray(result)
+            terms = cut_terms(text)
+            if len(terms) > 1:
+                self._parsed(text, "cut")  # its mistakes are shown in the whole cut
+                cached = self._term_mask(terms[0]).copy()
+                for term in terms[1:]:
+                    np.logical_and(cached, self._term_mask(term), out=cached)
+            else:
+                cached = self._condition(text)
+            self._cache.put(key, cached, cached.nbytes)
+        return cached
+
+    def _condition(self, text: str) -> np.ndarray:
+        """A cut's value for every row, which must be true or false."""
+        result = self._evaluate(text, "cut")
+        if result.dtype != np.bool_:
+            raise ExpressionInputError(
+                f"The cut must be a condition such as `pt1 > 20`, but `{text.strip()}` "
+                "gives numbers; compare it with something (>, <, ==) or combine with & and |"
+            )
+        return np.ascontiguousarray(result)
+
+    def _term_mask(self, term: str) -> np.ndarray:
+        """The rows one condition of a cut keeps (a number joined by & counts as true when not
+        zero, as in the whole cut)."""
+        key = ("mask", normalised(term))
+        cached = self._cache.get(key)
+        if cached is None:
+            cached = np.ascontiguousarray(self._evaluate(term, "cut"))
+            if cached.dtype != np.bool_:
+                cached = cached != 0
             self._cache.put(key, cached, cached.nbytes)
         return cached
 
@@ -152,6 +180,23 @@ class Evaluator:
 
     def _evaluate(self, text: str, role: str) -> np.ndarray:
         """Parse and evaluate one expression; errors say which field and where."""
+        expression = self._parsed(text, role)
+        columns = {name: self._column(name) for name in expression.names}
+        if not columns:  # a constant: the row count comes from a zero-copy stand-in
+            columns = {"": np.broadcast_to(np.float64(0), (self.dataset.n_rows,))}
+        try:
+            return evaluate_in_chunks(expression, columns, self.dataset.n_rows)
+        except ExpressionError as error:
+            raise ExpressionInputError(f"In the {role}:\n{error}") from None
+
+    def _parsed(self, text: str, role: str) -> Expression:
+        """An expression checked for length, list columns, mistakes and cost."""
+        expression = self.parsed(text, role)
+        self._check_cost(expression, role)
+        return expression
+
+    def parsed(self, text: str, role: str) -> Expression:
+        """One expression parsed over this dataset's names; errors say which field and where."""
         text = text.strip()
         if not text:
             raise ExpressionInputError(f"the {role} expression is empty")
@@ -166,15 +211,7 @@ class Evaluator:
                 "allowed as the variable, to plot all elements"
             )
         try:
-            expression = parse(text, self.names)
-        except ExpressionError as error:
-            raise ExpressionInputError(f"In the {role}:\n{error}") from None
-        self._check_cost(expression, role)
-        columns = {name: self._column(name) for name in expression.names}
-        if not columns:  # a constant: the row count comes from a zero-copy stand-in
-            columns = {"": np.broadcast_to(np.float64(0), (self.dataset.n_rows,))}
-        try:
-            return evaluate_in_chunks(expression, columns, self.dataset.n_rows)
+            return parse(text, self.names)
         except ExpressionError as error:
             raise ExpressionInputError(f"In the {role}:\n{error}") from None
 
@@ -223,6 +260,32 @@ def evaluate_in_chunks(
         result[start:stop] = part
     assert result is not None
     return result
+
+
+def cut_terms(text: str) -> list[str]:
+    """The conditions a cut joins with & (or &&) outside brackets and backticks; the whole cut
+    alone when it also has an "or", whose lower precedence would change what the terms mean."""
+    terms, depth, start, quoted, index = [], 0, 0, False, 0
+    while index < len(text):
+        char = text[index]
+        if char == "`":
+            quoted = not quoted
+        elif not quoted and char in "([":
+            depth += 1
+        elif not quoted and char in ")]":
+            depth -= 1
+        elif not quoted and char == "|":
+            return [text]
+        elif not quoted and depth == 0 and char == "&":
+            terms.append(text[start:index])
+            index += 2 if text.startswith("&&", index) else 1
+            start = index
+            continue
+        index += 1
+    terms.append(text[start:])
+    if len(terms) > 1 and (any(not term.strip() for term in terms) or OR_WORD.search(text)):
+        return [text]
+    return terms
 
 
 def normalised(text: str) -> str:

@@ -63,10 +63,12 @@ class DrawnLayer:
     top: np.ndarray
     errors: np.ndarray
 
+    scale: float = 1.0  # the factor of unit area, 1 without it
+
     @property
-    def heights(self) -> np.ndarray:
-        """The layer's own contents, as drawn."""
-        return self.top - self.bottom
+    def contents(self) -> np.ndarray:
+        """The layer's own contents, as drawn (scaled; not floored nor stacked)."""
+        return self.layer.histogram.counts * self.scale
 
 
 @dataclass(frozen=True)
@@ -112,7 +114,8 @@ class PlotData:
 
     @property
     def structure(self) -> tuple:
-        """What changes the plot's layout (not just its numbers): layers, legend, x axis, scale."""
+        """What changes the plot's layout (not just its numbers): layers, legend, x axis, fit,
+        ratio panel (the vertical scale changes in place)."""
         # Legend labels are fixed when a plot is built; without a legend they do not matter.
         legend = len(self.layers) > 1 or self.fit is not None
         return (
@@ -121,7 +124,6 @@ class PlotData:
             ),
             self.x_label,
             self.title,
-            self.logy,
             None if self.fit is None else (self.fit.signal, self.fit.background),
             self.ratio,
         )
@@ -152,7 +154,7 @@ class PlotData:
                 scale = histogram.normalisation(self.density)
                 bottom = np.full(histogram.counts.shape, floor)
                 top = np.maximum(histogram.counts * scale, floor)
-            drawn.append(DrawnLayer(layer, bottom, top, histogram.errors * scale))
+            drawn.append(DrawnLayer(layer, bottom, top, histogram.errors * scale, scale))
         return drawn
 
     def stack_total(self) -> np.ndarray:

@@ -35,6 +35,13 @@ def fit_html(result: FitResult | None) -> str:
     rows += f"<tr><td colspan='3'>{text_html(quality_text(result))}</td></tr>"
     title = f"Fit: {SIGNALS[result.signal]}, {BACKGROUNDS[result.background]}"
     table = table_html(title, "<tr><th>parameter</th><th>value</th><th>unit</th></tr>" + rows)
+    return table + verdict_html(result)
+
+
+def verdict_html(result: FitResult | None) -> str:
+    """Whether the fit is valid (and why not), and its advice on the range; "" when all is well."""
+    if result is None:
+        return ""
     notes = []
     if not result.valid:
         notes.append(
@@ -46,7 +53,7 @@ def fit_html(result: FitResult | None) -> str:
             f"<p class='fit-advice' style='margin:4px 0'>{text_html(result.advice.capitalize())}."
             "</p>"
         )
-    return table + "".join(notes)
+    return "".join(notes)
 
 
 def fit_lines(result: FitResult) -> list[str]:

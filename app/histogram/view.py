@@ -21,7 +21,7 @@ from app.histogram.evaluation import Evaluator
 from app.histogram.exercise_view import exercise_markdown, exercise_problems_html, question_row
 from app.histogram.exercises import Exercise, Step, discover_exercises
 from app.histogram.figure import PlotData, bins_table
-from app.histogram.fit_report import fit_html
+from app.histogram.fit_report import fit_html, verdict_html
 from app.histogram.fitting import BACKGROUNDS, SIGNALS, Z_WIDTH, FitResult
 from app.histogram.links import settings_from_query, settings_query
 from app.histogram.plotting import PlotOutcome, compute_plot, dataset_name, quoted
@@ -162,6 +162,8 @@ class HistogramLab:
         self.suggested_range_button = pn.widgets.Button(
             label="Fit the suggested range", width=200, visible=False
         )
+        # The verdict again beside the fit's controls (the full table is under the plot).
+        self.fit_verdict = pn.pane.HTML("", sizing_mode="stretch_width", visible=False)
         self.png_download = pn.widgets.FileDownload(
             callback=self._png_file, filename="histogram.png", label="Download PNG", width=140
         )
@@ -176,7 +178,7 @@ class HistogramLab:
         self.input_error = alert_pane("danger", sizing_mode="stretch_width")
         self.cut_builder = CutBuilder(self._write_cut, lambda: self.x_input.value)
         self.notice_alert = alert_pane("warning", sizing_mode="stretch_width")
-        self.plot_pane = pn.pane.HoloViews(None, sizing_mode="stretch_width", min_height=470)
+        self.plot_pane = pn.pane.Bokeh(None, sizing_mode="stretch_width", min_height=470)
         self.stats_pane = pn.pane.HTML("", sizing_mode="stretch_width")
         self.fit_pane = pn.pane.HTML("", sizing_mode="stretch_width", visible=False)
         self.exercise_select = pn.widgets.Select(
@@ -239,6 +241,7 @@ class HistogramLab:
                 pn.Row(self.fit_select, self.background_select),
                 pn.Row(self.fit_low, self.fit_high),
                 self.fix_width,
+                self.fit_verdict,
                 title="Fit",
                 sizing_mode="stretch_width",
             ),
@@ -639,6 +642,8 @@ class HistogramLab:
         self.stats_pane.object = statistics
         self.fit_pane.object = fit_html(self.fit)
         self.fit_pane.visible = self.fit is not None
+        self.fit_verdict.object = verdict_html(self.fit)
+        self.fit_verdict.visible = bool(self.fit_verdict.object)
         self.suggested_range_button.visible = bool(self.fit and self.fit.suggested_range)
         self.overlay_list.object = list_html(overlay.label for overlay in self.settings.overlays)
         self.link_text.value = self._link()
