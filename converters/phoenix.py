@@ -47,12 +47,17 @@ EVENT_INFO = {
 
 def finite(values: np.ndarray) -> np.ndarray:
     """float64 values with NaN and inf replaced by 0 (JSON has neither)."""
-    return np.nan_to_num(np.asarray(values, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    values = np.asarray(values, dtype=np.float64)
+    if np.isfinite(values).all():  # the usual case: one pass instead of nan_to_num's several
+        return values
+    return np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
 
 
 def rounded(values: np.ndarray, decimals: int) -> np.ndarray:
     """Values rounded to `decimals` places (and no negative zero)."""
-    return np.round(finite(values), decimals) + 0.0
+    result = np.round(finite(values), decimals)
+    result += 0.0
+    return result
 
 
 def whole(values: np.ndarray) -> np.ndarray:

@@ -101,9 +101,11 @@ class Helices:
         """Points (N, 3) at transverse path lengths `s` along helices `track`."""
         a = self.a[track]
         phi = self.phi0[track] - s / a
-        x = self.cx[track] - a * np.sin(phi)
-        y = self.cy[track] + a * np.cos(phi)
-        return np.stack([x, y, self.z0[track] + s * self.cot_theta[track]], axis=1)
+        points = np.empty((len(phi), 3))
+        np.subtract(self.cx[track], a * np.sin(phi), out=points[:, 0])
+        np.add(self.cy[track], a * np.cos(phi), out=points[:, 1])
+        np.add(self.z0[track], s * self.cot_theta[track], out=points[:, 2])
+        return points
 
 
 def propagate_flat(
