@@ -31,6 +31,15 @@ READ_ENTRIES = 5000  # entries read at once within a chunk
 OPEN_SOURCES = 4  # inputs kept open per thread, for the next chunk of the same file
 
 
+def described(selection: Selection) -> dict:
+    """A selection as JSON-ready values: its event ranges, event numbers and expression."""
+    return {
+        "events": [list(span) for span in selection.ranges],
+        "event_numbers": sorted(selection.event_numbers),
+        "select": selection.expression,
+    }
+
+
 @dataclass(frozen=True)
 class ColumnsJob:
     """What every chunk of one run computes: the selection, the column counts, the metadata."""
@@ -49,13 +58,7 @@ class ColumnsJob:
 
     def describe(self) -> dict:
         """The job as JSON-ready values, to recognise the same job on a rerun."""
-        selection = self.selection
-        return {
-            "events": [list(span) for span in selection.ranges],
-            "event_numbers": sorted(selection.event_numbers),
-            "select": selection.expression,
-            **dict(sorted(self.limits.items())),
-        }
+        return {**described(self.selection), **dict(sorted(self.limits.items()))}
 
     def write_chunk(self, chunk: Chunk, path: Path) -> PartResult:
         """Compute one chunk's columns and write them to `path` as parquet."""
@@ -98,13 +101,7 @@ class DisplayJob:
 
     def describe(self) -> dict:
         """The job as JSON-ready values, to recognise the same job on a rerun."""
-        selection = self.selection
-        return {
-            "output": "event display JSON",
-            "events": [list(span) for span in selection.ranges],
-            "event_numbers": sorted(selection.event_numbers),
-            "select": selection.expression,
-        }
+        return {"output": "event display JSON", **described(self.selection)}
 
     def write_chunk(self, chunk: Chunk, path: Path) -> PartResult:
         """Convert one chunk's selected events and write them to `path` as one JSON object."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import socket
@@ -11,6 +12,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -193,3 +195,20 @@ def screenshot_dir() -> Path:
     directory = PROJECT_ROOT / "tests" / "screenshots"
     directory.mkdir(exist_ok=True)
     return directory
+
+
+@contextmanager
+def dask_client(workers: int = 2) -> Iterator:
+    """A client of a real local Dask cluster of single-threaded worker processes, all started."""
+    import distributed
+
+    cluster = distributed.LocalCluster(
+        n_workers=workers,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        silence_logs=logging.CRITICAL,
+    )
+    with cluster, distributed.Client(cluster) as client:
+        client.wait_for_workers(workers, timeout=60)
+        yield client

@@ -4,7 +4,6 @@ bad inputs."""
 from __future__ import annotations
 
 import json
-import logging
 import os
 import shutil
 import signal
@@ -17,7 +16,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 import uproot
-from conftest import PROJECT_ROOT
+from conftest import PROJECT_ROOT, dask_client
 from test_rntuple import assert_same_columns
 
 from converters.cluster import DaskRunner
@@ -26,8 +25,6 @@ from converters.errors import EventLabError
 from converters.manifest import MANIFEST_NAME, part_files
 from converters.parts import ColumnsJob
 from converters.pipeline import columns_table
-
-distributed = pytest.importorskip("distributed")
 
 TOY = PROJECT_ROOT / "sample_events" / "data" / "toy_physlite.root"
 TOY_RNTUPLE = PROJECT_ROOT / "sample_events" / "data" / "toy_physlite_rntuple.root"
@@ -38,14 +35,7 @@ LIMITS = {"max_leptons": 4, "max_jets": 4, "max_photons": 2}
 @pytest.fixture(scope="module")
 def client():
     """A local cluster of 2 single-threaded worker processes for the whole module."""
-    cluster = distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=None,
-        silence_logs=logging.CRITICAL,
-    )
-    with cluster, distributed.Client(cluster) as client:
+    with dask_client() as client:
         yield client
 
 

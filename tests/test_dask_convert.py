@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import gzip
 import json
-import logging
 import shutil
 
 import pytest
-from conftest import PROJECT_ROOT, eventlab
+from conftest import PROJECT_ROOT, dask_client, eventlab
 
 from converters.cluster import DaskRunner
 from converters.dataset import write_dataset, write_joined_file
@@ -18,8 +17,6 @@ from converters.manifest import MANIFEST_NAME, part_files
 from converters.parts import DisplayJob
 from converters.pipeline import write_display_json
 from converters.selection import Selection
-
-distributed = pytest.importorskip("distributed")
 
 TOY = PROJECT_ROOT / "sample_events" / "data" / "toy_physlite.root"
 TOY_RNTUPLE = PROJECT_ROOT / "sample_events" / "data" / "toy_physlite_rntuple.root"
@@ -31,15 +28,7 @@ INPUTS = [str(TOY), str(TOY_RNTUPLE)]
 @pytest.fixture(scope="module")
 def runner():
     """A runner on a local cluster of 2 single-threaded worker processes."""
-    cluster = distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=None,
-        silence_logs=logging.CRITICAL,
-    )
-    with cluster, distributed.Client(cluster) as client:
-        client.wait_for_workers(2, timeout=60)
+    with dask_client() as client:
         yield DaskRunner(client, "on 2 test workers")
 
 

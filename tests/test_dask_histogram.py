@@ -4,13 +4,12 @@ dataset, read lazily, and filled where the parts are on Dask workers."""
 from __future__ import annotations
 
 import json
-import logging
 import os
 import shutil
 
 import numpy as np
 import pytest
-from conftest import PROJECT_ROOT, eventlab
+from conftest import PROJECT_ROOT, dask_client, eventlab
 
 from app.histogram.catalog import list_data_files, open_data_file
 from app.histogram.data import read_dataset
@@ -25,8 +24,6 @@ from converters.dataset import write_dataset
 from converters.parts import ColumnsJob
 from converters.pipeline import write_columns
 
-distributed = pytest.importorskip("distributed")
-
 TOY = PROJECT_ROOT / "sample_events" / "data" / "toy_physlite.root"
 TOY_RNTUPLE = PROJECT_ROOT / "sample_events" / "data" / "toy_physlite_rntuple.root"
 LIMITS = {"max_leptons": 4, "max_jets": 4, "max_photons": 2}
@@ -36,15 +33,7 @@ Z_PEAK = ("--x", "m_ll", "--cut", "n_leptons >= 2", "--bins", "30", "--range", "
 @pytest.fixture(scope="module")
 def runner():
     """A runner on a local cluster of 2 single-threaded worker processes."""
-    cluster = distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=None,
-        silence_logs=logging.CRITICAL,
-    )
-    with cluster, distributed.Client(cluster) as client:
-        client.wait_for_workers(2, timeout=60)
+    with dask_client() as client:
         yield DaskRunner(client, "on 2 test workers")
 
 

@@ -3,18 +3,15 @@ is offered in the dataset menu, opens as one dataset and plots."""
 
 from __future__ import annotations
 
-import logging
-
 import numpy as np
 import pytest
-from conftest import PROJECT_ROOT, start_app, stop_app
+from conftest import PROJECT_ROOT, dask_client, start_app, stop_app
 
 from converters.cluster import DaskRunner
 from converters.dataset import write_dataset
 from converters.parts import ColumnsJob
 from converters.pipeline import columns_table
 
-distributed = pytest.importorskip("distributed")
 pytestmark = pytest.mark.browser
 
 SETTLE_MS = 60_000
@@ -26,15 +23,7 @@ TOY_RNTUPLE = PROJECT_ROOT / "sample_events" / "data" / "toy_physlite_rntuple.ro
 def lab_url(tmp_path_factory):
     """A server whose data folder holds a dataset folder written by 2 Dask workers."""
     folder = tmp_path_factory.mktemp("data")
-    cluster = distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=None,
-        silence_logs=logging.CRITICAL,
-    )
-    with cluster, distributed.Client(cluster) as client:
-        client.wait_for_workers(2, timeout=60)
+    with dask_client() as client:
         write_dataset(
             [str(TOY), str(TOY_RNTUPLE)],
             folder / "toy_dataset",
