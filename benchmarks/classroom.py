@@ -143,10 +143,12 @@ def load_client_models() -> None:
 
     from app.display.bridge import browser_bridge
     from app.display.collection_list import collection_list
+    from app.display.detector_list import detector_list
     from app.display.object_table import object_table_class
 
     browser_bridge(lambda _action: None).get_root()  # registers the page's own models
     collection_list().get_root()
+    detector_list([]).get_root()
     object_table_class()().get_root()
 
 

@@ -99,13 +99,15 @@ class DaskRunner:
             start_progress_bar(futures)
         try:
             for future in as_completed(futures):
-                if future.status == "finished":
+                # A result lost with its worker after it finished is computed again elsewhere:
+                # exception() and result() wait for that.
+                error = None if future.status == "finished" else future.exception()
+                if error is None:
                     yield position[future.key], future.result(), None
-                    continue
-                error = future.exception()
-                if isinstance(error, SelectionError):
+                elif isinstance(error, SelectionError):
                     raise error
-                yield position[future.key], None, error_text(error)
+                else:
+                    yield position[future.key], None, error_text(error)
         finally:
             self.client.cancel([future for future in futures if not future.done()])
 
