@@ -1,7 +1,7 @@
 """`eventlab columns` on Dask: events/s with 1 and 2 local workers, the scheduler's cost per chunk,
 and from these the time for the whole ATLAS open-data release on a cluster.
 
-    python benchmarks/scale.py [--files 8] [--events-per-file 10000] [--chunk-entries 5000]
+    python benchmarks/scale.py [--files 24] [--events-per-file 10000] [--chunk-entries 5000]
 
 Writes replicas of the real PHYSLITE example (../shared/data/physlite, as benchmarks/convert.py
 does) into a temporary folder, then times the same dataset-folder run on a LocalCluster of one
@@ -122,7 +122,7 @@ def release_estimate(rate_per_worker: float, fraction: float, task_seconds: floa
 def main() -> None:
     """Write the inputs, run on 1 and 2 workers, print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--files", type=int, default=8)
+    parser.add_argument("--files", type=int, default=24)
     parser.add_argument("--events-per-file", type=int, default=10_000)
     parser.add_argument("--chunk-entries", type=int, default=5000)
     args = parser.parse_args()
