@@ -250,6 +250,13 @@ def fill(selection: Selection, binning: Binning) -> FilledHistogram:
     else:
         counts = np.asarray(view["value"], dtype=np.float64)
         variances = np.asarray(view["variance"], dtype=np.float64)
+    return with_flows(binning, counts, variances, sums)
+
+
+def with_flows(
+    binning: Binning, counts: np.ndarray, variances: np.ndarray, sums: Sums
+) -> FilledHistogram:
+    """The filled histogram of bin contents and variances that include the two flow bins."""
     mean, std = sums.mean_and_std()
     return FilledHistogram(
         edges=binning.edges,

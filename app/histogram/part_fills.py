@@ -27,6 +27,7 @@ from app.histogram.filling import (
     Selection,
     Sums,
     filled_part,
+    with_flows,
 )
 from app.histogram.folder_columns import FolderDataset, read_parts_dataset
 
@@ -175,15 +176,4 @@ def merged(parts: list[PartFill], binning: Binning) -> FilledHistogram:
     counts = np.sum([part.counts for part in parts], axis=0)
     variances = np.sum([part.variances for part in parts], axis=0)
     sums = functools.reduce(Sums.__add__, (part.sums for part in parts))
-    mean, std = sums.mean_and_std()
-    return FilledHistogram(
-        edges=binning.edges,
-        counts=counts[1:-1],
-        variances=variances[1:-1],
-        underflow=float(counts[0]),
-        overflow=float(counts[-1]),
-        entries=sums.entries,
-        sum_weights=sums.weights,
-        mean=mean,
-        std=std,
-    )
+    return with_flows(binning, counts, variances, sums)
