@@ -7,6 +7,12 @@ applies the result back on the event loop. An action has a time budget: the work
 `check_time` between chunks and stops with a clear message once the budget is spent. A request
 that arrives while another runs replaces any request still waiting, and the running one stops at
 its next check: only the newest settings matter (uploads are never replaced, only queued).
+
+A worker thread never touches the page's document: it hands the result to the event loop
+(Tornado's `add_callback`, safe from any thread), which then runs it as a document callback.
+Bokeh allows `add_next_tick_callback` from other threads, but Panel, while it renders a page,
+holds the document and then puts back the events it had before: a callback added by another
+thread in that moment was lost, and the page never showed its first plot.
 """
 
 from __future__ import annotations
@@ -23,11 +29,14 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Generic, TypeVar
 
+from tornado.ioloop import IOLoop
+
 from converters.errors import EventLabError
 
 LOG = logging.getLogger(__name__)
 DEFAULT_ACTION_SECONDS = 10.0
 WORKER_THREADS = 4
+SERVER_FAULT = "something went wrong on the server; try again"
 Result = TypeVar("Result")
 
 
@@ -109,13 +118,15 @@ class PageWork:
     """The heavy actions of one page, one at a time, newest first (see the module docstring).
 
     Without a browser session (`document` None or not served: tests, the command line, the
-    server's warm-up page) an action runs at once.
+    server's warm-up page) an action runs at once. Made on the event loop's thread (a page is
+    built there), it delivers on that loop.
     """
 
     def __init__(self, seconds: float = DEFAULT_ACTION_SECONDS, document: Any = None) -> None:
         self.seconds = seconds
         served = document is not None and getattr(document, "session_context", None) is not None
         self.document = document if served else None
+        self.loop = IOLoop.current() if served else None
         self._running: Job | None = None
         self._waiting: deque[Job] = deque()
         self._lock = threading.Lock()
@@ -165,9 +176,20 @@ class PageWork:
         pool().submit(self._work, job)
 
     def _work(self, job: Job) -> None:
-        """In a worker thread: compute, then deliver on the event loop."""
+        """In a worker thread: compute, then hand the outcome to the event loop."""
         outcome = self._compute(job)
-        self.document.add_next_tick_callback(partial(self._finish, job, outcome))
+        try:
+            self.loop.add_callback(self._hand_over, job, outcome)
+        except RuntimeError:  # the loop is closed: the server is stopping
+            LOG.debug("a page's result came after its event loop closed")
+
+    def _hand_over(self, job: Job, outcome: tuple[bool, Any]) -> None:
+        """On the event loop: finish the job as a callback of the page's document (under the
+        document's lock, so its changes reach the browser)."""
+        try:
+            self.document.add_next_tick_callback(partial(self._finish, job, outcome))
+        except RuntimeError:  # the page was closed meanwhile: nobody waits for the result
+            LOG.debug("a page's result came after the page closed")
 
     @staticmethod
     def _compute(job: Job) -> tuple[bool, Any]:
@@ -181,7 +203,7 @@ class PageWork:
             return False, error
         except Exception:  # a page must never end in a traceback
             LOG.exception("a page's action failed")
-            return False, EventLabError("something went wrong on the server; try again")
+            return False, EventLabError(SERVER_FAULT)
         finally:
             CURRENT.reset(token)
 
@@ -190,9 +212,11 @@ class PageWork:
         with self._lock:
             following = self._waiting.popleft() if self._waiting else None
             self._running = following
-        self._deliver(job, outcome)  # a replaced job delivers nothing
-        if following is not None:
-            self._start(following)
+        try:
+            self._deliver(job, outcome)  # a replaced job delivers nothing
+        finally:
+            if following is not None:
+                self._start(following)
 
     @staticmethod
     def _deliver(job: Job, outcome: tuple[bool, Any]) -> None:
@@ -205,3 +229,6 @@ class PageWork:
                 job.fail(value)
         except EventLabError as error:
             job.fail(error)
+        except Exception:  # the page goes on, and the student reads a message
+            LOG.exception("a page's action failed while showing its result")
+            job.fail(EventLabError(SERVER_FAULT))

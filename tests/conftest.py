@@ -33,6 +33,8 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
+SERVER_LOG_TAIL = 6000  # characters of each running server's output shown with a failed test
+RUNNING_SERVERS: list[subprocess.Popen] = []
 
 
 def shared_file(relative: str) -> Path:
@@ -110,6 +112,7 @@ def start_app(*extra_args: str) -> tuple[subprocess.Popen, str]:
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     process.log = log
+    RUNNING_SERVERS.append(process)
     base_url = f"http://127.0.0.1:{port}"
     wait_for_http(f"{base_url}/health", process)
     return process, base_url
@@ -127,6 +130,8 @@ def server_output(process: subprocess.Popen) -> str:
 
 def stop_app(process: subprocess.Popen) -> None:
     """Stop a server started by `start_app`."""
+    if process in RUNNING_SERVERS:
+        RUNNING_SERVERS.remove(process)
     process.terminate()
     try:
         process.wait(timeout=15)
@@ -136,6 +141,17 @@ def stop_app(process: subprocess.Popen) -> None:
     log = getattr(process, "log", None)
     if log is not None:
         log.close()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test shows the end of what each server it may have used printed meanwhile."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and RUNNING_SERVERS:
+        for process in RUNNING_SERVERS:
+            tail = server_output(process)[-SERVER_LOG_TAIL:]
+            report.sections.append((f"eventlab server, pid {process.pid}", tail))
 
 
 @pytest.fixture(scope="session")

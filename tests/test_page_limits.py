@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from tornado.ioloop import IOLoop
 
 from app.caches import SizeBoundedCache
 from app.data_folders import files_inside
@@ -27,7 +28,7 @@ from app.histogram.evaluation import Evaluator
 from app.histogram.exercises import discover_exercises
 from app.memory import MB, MemoryLimitError, SessionMemory
 from app.uploads import BoundedFileDropper
-from app.work import PageWork, TimeLimitError, check_time
+from app.work import SERVER_FAULT, PageWork, TimeLimitError, check_time
 from converters.errors import EventLabError
 from converters.expressions import parse
 
@@ -237,6 +238,62 @@ def test_uploads_queue_behind_each_other_instead_of_replacing():
         return done
 
     assert run_loop(scenario()) == ["a.csv", "b.csv", "redraw"]
+
+
+def test_a_result_finished_while_the_page_is_being_rendered_still_reaches_the_page(monkeypatch):
+    """Panel holds the document while it renders a page and then puts its held events back:
+    a result handed to the document from a worker thread in that moment was lost for good."""
+    import panel.io.resources as resources
+    from bokeh.document import Document as BokehDocument
+    from bokeh.models import Div, ImportedStyleSheet
+    from bokeh.server.session import ServerSession
+
+    rendering = threading.Event()
+
+    def patch_while_the_work_finishes(stylesheet, dist_url) -> None:
+        rendering.set()
+        time.sleep(0.3)  # the worker thread finishes and hands its result over meanwhile
+
+    monkeypatch.setattr(resources, "patch_stylesheet", patch_while_the_work_finishes)
+
+    async def scenario() -> list:
+        document = BokehDocument()
+        root = Div(stylesheets=[ImportedStyleSheet(url="page.css")])
+        document.add_root(root)
+        monkeypatch.setattr(BokehDocument, "session_context", "served", raising=False)
+        ServerSession("page", document, io_loop=IOLoop.current())
+        work = PageWork(seconds=5, document=document)
+        shown: list = []
+        work.run(lambda: (rendering.wait(5), "plot")[1], shown.append, shown.append)
+        resources.patch_model_css(root, dist_url="static/")  # as Panel renders the page
+        for _ in range(200):
+            if shown:
+                break
+            await asyncio.sleep(0.01)
+        return shown
+
+    assert run_loop(scenario()) == ["plot"]
+
+
+def test_a_failure_while_showing_a_result_is_reported_and_the_next_action_runs():
+    async def scenario() -> tuple[list, list]:
+        work = PageWork(seconds=5, document=Document(asyncio.get_running_loop()))
+        shown, errors = [], []
+
+        def broken_apply(result: str) -> None:
+            raise ValueError("a bug in showing the result")
+
+        work.run(lambda: "first", broken_apply, errors.append, replaceable=False)
+        work.run(lambda: "second", shown.append, errors.append)
+        for _ in range(500):  # before, the page's work stopped for good here
+            if not work.busy:
+                break
+            await asyncio.sleep(0.01)
+        return shown, errors
+
+    shown, errors = run_loop(scenario())
+    assert shown == ["second"]
+    assert [str(error) for error in errors] == [SERVER_FAULT]
 
 
 # --- folders ------------------------------------------------------------------------------------
