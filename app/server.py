@@ -395,10 +395,13 @@ def create_app(config: AppConfig) -> Any:
     """
     import panel as pn
 
+    from app.uploads import paint_upload_boxes_when_used
+
     args = pn.state.session_args if pn.state.curdoc is not None else {}
     if pn.state.curdoc is not None:
         serve_stylesheets_locally(pn.state.curdoc)
         show_notice_when_connection_lost(pn.state.curdoc)
+        paint_upload_boxes_when_used(pn.state.curdoc)
     displays: list = []
     memory = SessionMemory(config.session_memory_bytes)  # shared by the page's two tabs
     on_session_end(lambda: display_widgets(displays))

@@ -7,12 +7,20 @@ drops a file (reporting it in `refused`) once it passes the limit.
 
 from __future__ import annotations
 
+from functools import lru_cache
+from pathlib import Path
 from typing import Any, ClassVar
 
 import param
 from panel.widgets import FileDropper
 
 CHUNK_BYTES = 1024 * 1024  # each chunk is one websocket message of about 1.4 MB
+PAINTER_JS = Path(__file__).with_name("upload_painter.js")
+# The page's head as Panel writes it, with the painter before the upload box's own script.
+PAGE_TEMPLATE = (
+    "{%% block preamble %%}{{ super() }}<script>{%% raw %%}%s{%% endraw %%}</script>"
+    "{%% endblock %%}"
+)
 
 
 class BoundedFileDropper(FileDropper):
@@ -74,6 +82,18 @@ def upload_box(max_mb: float, suffixes: tuple[str, ...], **params: Any) -> Bound
         layout="compact",
         **params,
     )
+
+
+@lru_cache(maxsize=1)
+def page_template() -> str:
+    """The page template that brings the upload boxes' painter (read once)."""
+    return PAGE_TEMPLATE % PAINTER_JS.read_text(encoding="utf-8")
+
+
+def paint_upload_boxes_when_used(document: Any) -> None:
+    """Make the upload boxes of `document`'s page repaint only while in use (upload_painter.js):
+    otherwise they redraw every frame of an idle page, on every student's computer."""
+    document.template = page_template()
 
 
 def upload_refusal(name: str, max_mb: float) -> str:

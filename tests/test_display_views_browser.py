@@ -18,6 +18,8 @@ pytestmark = pytest.mark.browser
 
 EVENT = "3000279"
 END_ON = "End-on (x-y)"
+# Clicks keep this far from the canvas's edges (a click 20 px from the top once picked nothing).
+EDGE_PX = 80
 
 
 def end_on_screen(points: np.ndarray, box: dict) -> np.ndarray:
@@ -42,8 +44,8 @@ def clear_spot_on_muon(event: dict, box: dict) -> tuple[float, float]:
         if layer.key == "Muons/AnalysisMuons":
             others.append(end_on_screen(points[owner == 1], box))
     everything = np.concatenate(others)
-    inside = (own > 20).all(axis=1) & (own[:, 0] < box["width"] - 20)
-    inside &= own[:, 1] < box["height"] - 20
+    inside = (own > EDGE_PX).all(axis=1) & (own[:, 0] < box["width"] - EDGE_PX)
+    inside &= own[:, 1] < box["height"] - EDGE_PX
     gaps = np.linalg.norm(own[:, None] - everything[None], axis=-1).min(axis=1)
     best = int(np.argmax(np.where(inside, gaps, -1.0)))
     return float(own[best, 0]), float(own[best, 1])
