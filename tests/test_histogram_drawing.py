@@ -71,6 +71,41 @@ def test_the_axes_follow_the_binning_and_reset_returns_to_them():
     assert (shown.x_range.start, shown.x_range.end) == (70.0, 110.0)
 
 
+def plot_in(values: np.ndarray, low: float, high: float) -> PlotData:
+    """A one-layer plot of `values` in 40 bins between `low` and `high`."""
+    histogram = fill(make_selection(values, None, None, values.size), Binning(40, low, high))
+    return PlotData(layers=(Layer("all events", histogram),), x_label="m [GeV]")
+
+
+def test_a_students_zoom_stays_through_a_new_cut_until_the_range_changes():
+    live = LivePlot()
+    shown = live.element(plot_of(MASSES))
+    shown.x_range.update(start=85.0, end=97.0)  # as the page reports a wheel zoom
+    shown.y_range.update(start=0.0, end=300.0)
+    narrower = MASSES[np.abs(MASSES - 91.2) < 4]
+    assert live.element(plot_of(narrower)) is None
+    assert (shown.x_range.start, shown.x_range.end) == (85.0, 97.0)
+    assert (shown.y_range.start, shown.y_range.end) == (0.0, 300.0)
+    new_y = y_range(plot_of(narrower), plot_of(narrower).drawn_layers())
+    assert (shown.y_range.reset_start, shown.y_range.reset_end) == new_y  # Reset: the new plot
+    assert (shown.x_range.reset_start, shown.x_range.reset_end) == (70.0, 110.0)
+    live.element(plot_of(narrower, logy=True))  # another scale: the vertical zoom goes
+    assert (shown.x_range.start, shown.x_range.end) == (85.0, 97.0)
+    assert shown.y_range.end != 300.0
+    live.element(plot_in(MASSES, 60.0, 120.0))  # another range: the zoom goes
+    assert (shown.x_range.start, shown.x_range.end) == (60.0, 120.0)
+
+
+def test_without_a_zoom_the_axes_follow_each_new_plot():
+    live = LivePlot()
+    shown = live.element(plot_of(MASSES))
+    narrower = MASSES[np.abs(MASSES - 91.2) < 1]
+    live.element(plot_of(narrower))
+    assert (shown.y_range.start, shown.y_range.end) == y_range(
+        plot_of(narrower), plot_of(narrower).drawn_layers()
+    )
+
+
 def fill_of(values: np.ndarray):
     """The histogram of `values` in the plots' binning."""
     return fill(make_selection(values, None, None, values.size), Binning(40, 70.0, 110.0))

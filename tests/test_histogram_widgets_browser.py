@@ -238,6 +238,31 @@ def test_an_overlay_keeps_the_binning_when_the_dataset_changes(lab_url, page):
     assert (field(page, "From").input_value(), field(page, "To").input_value()) == ("70", "110")
 
 
+X_RANGE_JS = """() => {
+  const doc = Bokeh.documents[Bokeh.documents.length - 1];
+  const main = [...doc.all_models].find(m => m.constructor.__name__ === "Figure");
+  return [main.x_range.start, main.x_range.end];
+}"""
+
+
+def test_a_zoom_stays_when_the_cut_changes(lab_url, page, folder):
+    open_lab(page, lab_url, f"h_dataset={CMS_FILE}&h_x={quote(MASS)}&h_bins=60&h_range=60,120")
+    wait_for(page, lambda f: f[0]["layers"], "the first plot")
+    page.locator(".bk-tool-icon-box-zoom").first.click()  # a student zooms on the peak
+    plot = page.locator(".bk-Figure").first.bounding_box()
+    page.mouse.move(plot["x"] + 0.4 * plot["width"], plot["y"] + 0.3 * plot["height"])
+    page.mouse.down()
+    page.mouse.move(plot["x"] + 0.6 * plot["width"], plot["y"] + 0.7 * plot["height"], steps=8)
+    page.mouse.up()
+    zoomed = page.evaluate(X_RANGE_JS)
+    assert zoomed[1] - zoomed[0] < 30, f"the box zoom did not zoom: {zoomed}"
+    page.wait_for_timeout(500)  # the zoom reaches the server
+    type_into(page, "Cut (keep events where it holds)", "Q1*Q2 < 0")
+    expected = counts_in(folder / CMS_FILE, Binning(60, 60, 120), "Q1*Q2 < 0")
+    wait_for(page, lambda f: f[0]["layers"][0]["sum"] == expected, "the cut's histogram")
+    assert page.evaluate(X_RANGE_JS) == pytest.approx(zoomed)
+
+
 def test_luminosity_normalisation_shows_data_over_simulation_and_the_ratio(
     lab_url, page, screenshot_dir
 ):

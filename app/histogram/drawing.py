@@ -112,10 +112,21 @@ def ratio_y_range(data: dict[str, np.ndarray]) -> tuple[float, float]:
     return max(float(low.min()) - 0.1 * span, 0.0), float(high.max()) + 0.1 * span
 
 
-def set_range(target: Range1d, bounds: tuple[float, float]) -> None:
-    """Move a range, and make its reset go there too."""
+def set_range(target: Range1d, bounds: tuple[float, float], keep_zoom: bool = False) -> None:
+    """Move a range, and make its reset go there too (with `keep_zoom`, only its reset)."""
     low, high = bounds
-    target.update(start=low, end=high, reset_start=low, reset_end=high)
+    if keep_zoom:
+        target.update(reset_start=low, reset_end=high)
+    else:
+        target.update(start=low, end=high, reset_start=low, reset_end=high)
+
+
+def zoomed(target: Range1d, shown: tuple[float, float] | None) -> bool:
+    """Whether the student moved a range (zoom or pan in the page) away from what was shown."""
+    if shown is None:
+        return False
+    tolerance = 1e-6 * max(abs(shown[1] - shown[0]), 1e-12)
+    return abs(target.start - shown[0]) > tolerance or abs(target.end - shown[1]) > tolerance
 
 
 def set_scale(chosen: figure, logy: bool) -> None:
@@ -138,17 +149,31 @@ class Figures:
     fit: ColumnDataSource | None
     ratio_figure: figure | None
     ratio: ColumnDataSource | None
+    # The ranges last set here, and the scale: a zoom is kept while the binning's range stays.
+    shown_x: tuple[float, float] | None = None
+    shown_y: tuple[float, float] | None = None
+    shown_logy: bool | None = None
 
     def update(self, plot: PlotData) -> None:
-        """Show `plot`, which has this layout: new numbers, ranges, vertical scale and title."""
+        """Show `plot`, which has this layout: new numbers, ranges, vertical scale and title.
+
+        A student's zoom or pan stays when only the contents change (a new cut, weight or
+        dataset over the same range); Reset goes to the whole new plot.
+        """
         drawn = plot.drawn_layers()
         for source, layer in zip(self.layers, drawn, strict=True):
             source.data = layer_data(layer)
         if self.fit is not None:
             self.fit.data = fit_data(plot)
+        bounds_x, bounds_y = x_range(plot), y_range(plot, drawn)
+        same_range = bounds_x == self.shown_x
+        keep_x = same_range and zoomed(self.main.x_range, self.shown_x)
+        keep_y = same_range and plot.logy == self.shown_logy
+        keep_y = keep_y and zoomed(self.main.y_range, self.shown_y)
         set_scale(self.main, plot.logy)
-        set_range(self.main.x_range, x_range(plot))
-        set_range(self.main.y_range, y_range(plot, drawn))
+        set_range(self.main.x_range, bounds_x, keep_x)
+        set_range(self.main.y_range, bounds_y, keep_y)
+        self.shown_x, self.shown_y, self.shown_logy = bounds_x, bounds_y, plot.logy
         self.main.yaxis.axis_label = plot.y_label
         if self.ratio is not None and self.ratio_figure is not None:
             data = ratio_data(plot)
