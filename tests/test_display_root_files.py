@@ -60,6 +60,18 @@ def test_any_event_of_a_data_folder_file_is_the_converted_one(folder, name):
     assert len(file.summaries) == len(file) == len(list(file.numbers))
 
 
+def test_the_event_shown_is_converted_once_for_saving_and_downloading(folder, monkeypatch):
+    file = open_data_file(folder / "big_physlite.root")
+    conversions = []
+    convert = file.index.event
+    monkeypatch.setattr(
+        file.index, "event", lambda entry: conversions.append(entry) or convert(entry)
+    )
+    shown = file.event(9_876)
+    assert file.event(9_876) is shown and conversions == [9_876]  # the record, the download
+    assert file.event(12)["event number"] != shown["event number"] and conversions == [9_876, 12]
+
+
 def test_a_data_folder_file_is_shared_and_costs_a_page_nothing(folder):
     first, second = (
         open_data_file(folder / "big_physlite.root"),

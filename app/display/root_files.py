@@ -75,6 +75,8 @@ class RootEventFile:
         count = len(index)
         self.keys = EntryTexts(count, index.key, lambda: index.keys)
         self.numbers = EntryTexts(count, self._number, self._all_numbers)
+        # The event shown: saving or downloading it then costs the event loop no conversion.
+        self._last: tuple[int, dict[str, Any]] | None = None
 
     def __len__(self) -> int:
         return len(self.index)
@@ -92,7 +94,10 @@ class RootEventFile:
         return self.data_bytes + self.index.nbytes + self.index.cached_nbytes
 
     def event(self, position: int) -> dict[str, Any]:
-        """The Phoenix event at `position`, converted from the file."""
+        """The Phoenix event at `position`, converted from the file (the last one is kept)."""
+        last = self._last
+        if last is not None and last[0] == position:
+            return last[1]
         try:
             event = self.index.event(position)
         except EventLabError as error:
@@ -104,6 +109,7 @@ class RootEventFile:
             except MemoryLimitError:  # no room for the clusters kept: read them again instead
                 self.index.forget_clusters()
                 memory.hold(owner, self.nbytes, self.name)
+        self._last = (position, event)
         return event
 
     def position_of(self, wanted: str) -> int | None:
