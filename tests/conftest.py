@@ -37,6 +37,20 @@ SERVER_LOG_TAIL = 6000  # characters of each running server's output shown with 
 RUNNING_SERVERS: list[subprocess.Popen] = []
 
 
+def pytest_configure(config) -> None:
+    """Servers and pages under test keep class records (and the teacher key) in a folder of
+    the test run, never in the user's own data folder."""
+    config.eventlab_data_home = tempfile.mkdtemp(prefix="eventlab-tests-")
+    os.environ["XDG_DATA_HOME"] = config.eventlab_data_home
+
+
+def pytest_unconfigure(config) -> None:
+    """Remove the test run's data folder."""
+    folder = getattr(config, "eventlab_data_home", None)
+    if folder:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def shared_file(relative: str) -> Path:
     """A file of ../shared/data, or skip the test with the reason when it is absent."""
     path = SHARED_DATA / relative
