@@ -2,6 +2,8 @@
 
 A runner takes one function and a list of argument tuples and yields, as each task ends, its
 position, its result and, when it failed after its retries, the error in the user's words.
+After a run, `ran_on` says where each task ended (a worker's address, or None), so that later
+tasks can be placed where an earlier one left its files open.
 `--workers N` starts a local cluster of N worker processes (0: one per CPU) for the run;
 `--scheduler ADDRESS` uses a running one (its workers must have EventLab installed and see the
 same input and output paths).
@@ -44,10 +46,18 @@ class LocalRunner:
     where = "in this process"
     prefetch = True  # this process may use a second core to read ahead
 
+    def __init__(self) -> None:
+        self.ran_on: list[str | None] = []
+
     def run(
-        self, function: Callable, arguments: Sequence[tuple], progress: bool = False
+        self,
+        function: Callable,
+        arguments: Sequence[tuple],
+        progress: bool = False,
+        places: Sequence[str | None] | None = None,
     ) -> Iterator[Outcome]:
-        """Run every task; a failure is tried once more, then reported."""
+        """Run every task; a failure is tried once more, then reported (`places` do not apply)."""
+        self.ran_on = [None] * len(arguments)
         with tqdm(
             total=len(arguments), unit="parts", delay=2.0, disable=not progress, file=sys.stderr
         ) as bar:
@@ -74,6 +84,7 @@ class DaskRunner:
     def __init__(self, client, where: str):
         self.client = client
         self.where = where
+        self.ran_on: list[str | None] = []
 
     @property
     def workers(self) -> int:
@@ -81,18 +92,33 @@ class DaskRunner:
         return len(self.client.scheduler_info()["workers"])
 
     def run(
-        self, function: Callable, arguments: Sequence[tuple], progress: bool = False
+        self,
+        function: Callable,
+        arguments: Sequence[tuple],
+        progress: bool = False,
+        places: Sequence[str | None] | None = None,
     ) -> Iterator[Outcome]:
-        """Submit every task, then yield each as it ends; a bad --select stops the run."""
+        """Submit every task, then yield each as it ends; a bad --select stops the run.
+
+        A task with a place goes to that worker when it is there and free enough (Dask may still
+        run it elsewhere); tasks are started in the order given.
+        """
         from distributed import as_completed
 
         token = uuid.uuid4().hex[:8]
         name = getattr(function, "__name__", "task").replace("_", "-")
+        places = places or [None] * len(arguments)
+        self.ran_on = [None] * len(arguments)
         futures = [
             self.client.submit(
-                function, *args, key=f"eventlab-{name}-{index}-{token}", retries=RETRIES, pure=False
+                function,
+                *args,
+                key=f"eventlab-{name}-{index}-{token}",
+                retries=RETRIES,
+                pure=False,
+                **placement(place),
             )
-            for index, args in enumerate(arguments)
+            for index, (args, place) in enumerate(zip(arguments, places, strict=True))
         ]
         position = {future.key: index for index, future in enumerate(futures)}
         if progress and futures and sys.stdout.isatty():
@@ -108,8 +134,21 @@ class DaskRunner:
                     raise error
                 else:
                     yield position[future.key], None, error_text(error)
+            self.ran_on = self.workers_of(futures)
         finally:
             self.client.cancel([future for future in futures if not future.done()])
+
+    def workers_of(self, futures: list) -> list[str | None]:
+        """The worker holding each finished future's result (None for the others)."""
+        if not futures:
+            return []
+        holders = self.client.who_has(futures)
+        return [next(iter(holders.get(future.key, ())), None) for future in futures]
+
+
+def placement(place: str | None) -> dict:
+    """Dask's submit options that prefer, without requiring, the worker at `place`."""
+    return {} if place is None else {"workers": [place], "allow_other_workers": True}
 
 
 def start_progress_bar(futures: list) -> None:

@@ -3,15 +3,19 @@ Phoenix JSON), or one file joined from them.
 
 The inputs are opened where the work runs (their entries and cluster boundaries come back),
 cut into chunks at cluster boundaries, and each chunk is written as one part by whoever computes
-it. The manifest keeps the inputs, entry ranges, events and status of every part: a rerun of the
+it, preferably the worker that opened its input and keeps it open (opening a PHYSLITE file reads
+the metadata of its 1,700 branches: about 45 ms, a quarter of a 5,000-entry chunk's work).
+The manifest keeps the inputs, entry ranges, events and status of every part: a rerun of the
 same command does only the parts not yet written, a failed part is retried once and then named
 with its error, and the run fails (non-zero exit) while any part is missing.
 """
 
 from __future__ import annotations
 
+import math
 import shutil
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -107,8 +111,13 @@ def prepare_folder(folder: Path, job: dict, inputs: list[str]) -> Manifest:
     return manifest
 
 
-def open_inputs(manifest: Manifest, runner, job: Job, target: int, progress: bool) -> list[str]:
-    """Open the inputs not opened by an earlier run, plan their chunks; return the failures."""
+def open_inputs(
+    manifest: Manifest, runner, job: Job, target: int, progress: bool
+) -> tuple[list[str], dict[int, str | None]]:
+    """Open the inputs not opened by an earlier run, plan their chunks.
+
+    Returns the failures, and the worker that opened each input (by its index).
+    """
     selection = job.selection
     waiting = [i for i, entry in enumerate(manifest.inputs) if entry["status"] != "done"]
     arguments = [(manifest.inputs[i]["name"], job) for i in waiting]
@@ -140,7 +149,7 @@ def open_inputs(manifest: Manifest, runner, job: Job, target: int, progress: boo
                 }
             entry["skipped"] = layout["skipped"]
         offset += entry.get("entries") or 0
-    return failures
+    return failures, dict(zip(waiting, runner.ran_on, strict=True))
 
 
 def part_chunk(name: str, part: dict, suffix: str) -> Chunk:
@@ -171,10 +180,11 @@ def write_dataset(
     manifest = prepare_folder(folder, {**job.describe(), "chunk_entries": chunk_entries}, inputs)
     manifest.write(folder)
     summary = DatasetSummary(inputs=len(inputs), workers=runner.workers, where=runner.where)
-    failures = open_inputs(manifest, runner, job, chunk_entries, progress)
+    failures, opened_on = open_inputs(manifest, runner, job, chunk_entries, progress)
     manifest.write(folder)
     todo = []
-    for name, part in manifest.parts.items():
+    # The inputs opened last are still open on their workers: their chunks go first.
+    for name, part in reversed(manifest.parts.items()):
         path = folder / name
         if path.exists():  # written completely (renamed into place) by an earlier run
             if part["status"] != "done":
@@ -187,10 +197,12 @@ def write_dataset(
     arguments = [
         (part_chunk(name, manifest.parts[name], job.suffix), job, str(folder)) for name in todo
     ]
+    opened = [opened_on.get(manifest.parts[name]["input_index"]) for name in todo]
+    places = shared_out(opened, runner.workers)
     found: set[int] = set()
     last_write = time.monotonic()
     try:
-        for position, result, error in runner.run(write_part, arguments, progress):
+        for position, result, error in runner.run(write_part, arguments, progress, places):
             part = manifest.parts[todo[position]]
             if error is not None:
                 part.update(status="failed", error=error)
@@ -217,6 +229,23 @@ def write_dataset(
     if not summary.events:
         raise_nothing_selected(job.selection)
     return summary
+
+
+def shared_out(places: Sequence[str | None], workers: int) -> list[str | None]:
+    """Each task at its place until that worker has an equal share of the tasks; the rest anywhere.
+
+    A worker that happened to open more inputs would otherwise finish last, while the others wait.
+    """
+    share = math.ceil(len(places) / max(1, workers))
+    given: Counter[str] = Counter()
+    kept: list[str | None] = []
+    for place in places:
+        if place is not None and given[place] < share:
+            given[place] += 1
+            kept.append(place)
+        else:
+            kept.append(None)
+    return kept
 
 
 def record(part: dict, result: PartResult, summary: DatasetSummary, found: set[int]) -> None:

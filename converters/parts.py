@@ -28,7 +28,9 @@ from converters.read import EventBatch, EventSource, columns_plan, default_plan
 from converters.selection import Selection
 
 READ_ENTRIES = 5000  # entries read at once within a chunk
-OPEN_SOURCES = 4  # inputs kept open per thread, for the next chunk of the same file
+# Inputs kept open per thread for their next chunks: an open PHYSLITE file holds about 2 MB
+# (the branches' metadata, no arrays), a file handle or connection, and saves 45 ms.
+OPEN_SOURCES = 32
 
 
 def described(selection: Selection) -> dict:
