@@ -360,7 +360,7 @@ def display_widgets(displays: list) -> list[Any]:
     return [
         widget
         for display in displays
-        for widget in (display.renderer, *display.cameras.widgets(), *display.drawing.all())
+        for widget in (*display.stage.widgets(), *display.drawing.all())
     ]
 
 

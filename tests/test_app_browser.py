@@ -20,7 +20,7 @@ from app.display.objects3d import PICK_STEP_MM
 from app.display.physics import object_info
 from app.display.scene import build_scene
 from app.display.shapes import sample_segments
-from app.display.view import CANVAS_SIZE
+from app.display.stage import CANVAS_SIZE
 
 pytestmark = pytest.mark.browser
 

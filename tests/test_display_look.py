@@ -66,7 +66,7 @@ def test_views_frame_the_inner_detector_and_calorimeters():
 
 
 def test_detector_is_faint_context_with_outlined_calorimeters(display):
-    groups = display.detector
+    groups = display.stage.detector
     for name, (_, materials) in groups.items():
         for material in materials:
             assert material.opacity <= 0.15 and material.depthWrite is False, name
@@ -79,53 +79,53 @@ def test_detector_is_faint_context_with_outlined_calorimeters(display):
 
 
 def test_detector_toggles_and_opacity_sliders_still_act(display):
-    group, materials = display.detector["Tile"]
-    display.set_detector_opacity("Tile", 0.5)
+    group, materials = display.stage.detector["Tile"]
+    display.stage.set_detector_opacity("Tile", 0.5)
     assert [material.opacity for material in materials] == [0.5] * len(materials)
-    display.set_detector_visible("Tile", False)
+    display.stage.set_detector_visible("Tile", False)
     assert group.visible is False
-    display.set_detector_visible("Tile", True)
-    display.set_detector_opacity("Tile", 0.04)
+    display.stage.set_detector_visible("Tile", True)
+    display.stage.set_detector_opacity("Tile", 0.04)
     assert group.visible is True
 
 
 def test_showing_the_muon_system_moves_the_camera_out_to_see_it_whole(display):
-    start = np.asarray(display.camera.position)
-    display.set_detector_visible("Toroids", True)
-    moved = np.asarray(display.camera.position)
+    start = np.asarray(display.stage.camera.position)
+    display.stage.set_detector_visible("Toroids", True)
+    moved = np.asarray(display.stage.camera.position)
     assert np.linalg.norm(moved) > 1.3 * np.linalg.norm(start)
     assert np.allclose(moved / np.linalg.norm(moved), start / np.linalg.norm(start), atol=1e-4)
     radius, half_length = framed_extent(("muon system", "magnets"))
     assert np.hypot(*moved[:2]) > radius or abs(moved[2]) > half_length  # outside, not inside
-    display.set_detector_visible("Toroids", False)
-    assert np.allclose(display.camera.position, moved)  # never brought closer by a toggle
+    display.stage.set_detector_visible("Toroids", False)
+    assert np.allclose(display.stage.camera.position, moved)  # never brought closer by a toggle
     display.reset_view()
-    assert tuple(display.camera.position) == tuple(start)
+    assert tuple(display.stage.camera.position) == tuple(start)
 
 
 def test_detector_list_names_every_group_under_its_system(display):
     rows = display.detector_list.rows
-    assert [row["name"] for row in rows] == list(display.detector)
+    assert [row["name"] for row in rows] == list(display.stage.detector)
     assert {row["system"] for row in rows} >= {"inner detector", "calorimeters", "muon system"}
     display.detector_list.shown = {**display.detector_list.shown, "Tile": False}
-    assert display.detector["Tile"][0].visible is False
-    before = display.detector["Tile"][1][0].opacity
+    assert display.stage.detector["Tile"][0].visible is False
+    before = display.stage.detector["Tile"][1][0].opacity
     display.detector_list.opacity = {**display.detector_list.opacity, "Tile": "lots"}
-    assert display.detector["Tile"][1][0].opacity == before  # refused
+    assert display.stage.detector["Tile"][1][0].opacity == before  # refused
     display.detector_list.opacity = {**display.detector_list.opacity, "Tile": 0.1}
-    assert display.detector["Tile"][1][0].opacity == pytest.approx(0.1)
-    outlines = [c for c in display.detector["Tile"][0].children if hasattr(c, "material")]
+    assert display.stage.detector["Tile"][1][0].opacity == pytest.approx(0.1)
+    outlines = [c for c in display.stage.detector["Tile"][0].children if hasattr(c, "material")]
     assert any(child.material.opacity == pytest.approx(0.32) for child in outlines)
 
 
 def test_preset_buttons_move_the_camera_and_reset_returns(display):
-    start = tuple(display.camera.position)
+    start = tuple(display.stage.camera.position)
     assert start == preset_view("3D", ASPECT)[0]
     display.view_buttons.value = "End-on (x-y)"
-    position = display.camera.position
+    position = display.stage.camera.position
     assert position[0] == position[1] == 0.0 and position[2] > 0
     display.reset_view()
-    assert tuple(display.camera.position) == start
+    assert tuple(display.stage.camera.position) == start
 
 
 def test_event_objects_are_drawn_after_the_detector(display):
@@ -190,7 +190,7 @@ def test_collection_list_toggles_and_cuts_act_and_ignore_nonsense(display):
 
 def click(display, obj, element: int, point=(100.0, 20.0, 3.0)) -> None:
     """What the page sends for a click on element `element` of the three.js object `obj`."""
-    picker = display.picker
+    picker = display.stage.picker
     with picker.hold_trait_notifications():
         picker.object, picker.faceIndex, picker.index = obj, element, element
         picker.point = point
@@ -199,21 +199,22 @@ def click(display, obj, element: int, point=(100.0, 20.0, 3.0)) -> None:
 def test_every_click_on_an_object_shows_it_but_the_end_of_a_drag_does_not(display):
     obj = display.objects.pickable[0]
     expected = display.selection.physics_object(*display.objects.picks[obj.model_id].resolve(0))
-    display._camera_moved_at = 0.0
+    display.stage.moved_at = 0.0
     for _ in range(3):  # the same spot again and again, as a student clicking twice
         display.focus = None
         click(display, obj, 0)
         assert display.focus == expected
     display.focus = None
-    position = display.camera.position
-    display.camera.position = tuple(value * (1 + 1e-12) for value in position)  # sync rounding
+    position = display.stage.camera.position
+    # The page sends the same position back, rounded: not a drag.
+    display.stage.camera.position = tuple(value * (1 + 1e-12) for value in position)
     click(display, obj, 0)
     assert display.focus == expected
     display.focus = None
-    display.camera.position = tuple(value * 1.1 for value in position)  # a drag just ended
+    display.stage.camera.position = tuple(value * 1.1 for value in position)  # a drag just ended
     click(display, obj, 0)
     assert display.focus is None
-    display.camera.position = position
+    display.stage.camera.position = position
 
 
 def test_kept_pickable_geometries_span_the_world_for_every_event(display):
@@ -243,15 +244,16 @@ def test_end_on_and_side_views_are_orthographic_projections(display):
     radius, half_length = framed_extent()
     for name in ("End-on (x-y)", "Side (z-y)"):
         display.view_buttons.value = name
-        camera = display.renderer.camera
+        camera = display.stage.renderer.camera
         assert type(camera).__name__ == "OrthographicCamera"
-        assert display.renderer.controls[0].enableRotate is False
-        assert display.renderer.controls[1] is display.picker
+        assert display.stage.renderer.controls[0].enableRotate is False
+        assert display.stage.renderer.controls[1] is display.stage.picker
         half_width, half_height = orthographic_frame(name, ASPECT)
         assert (camera.right, camera.top) == (half_width, half_height)
         across = half_length if name.startswith("Side") else radius
         assert 0.85 < max(across / half_width, radius / half_height) <= 1.0  # framed, all in
-        assert display.picker.pointThreshold == pytest.approx(max(5.0, 8.0 * 2 * half_height / 560))
+        threshold = display.stage.picker.pointThreshold
+        assert threshold == pytest.approx(max(5.0, 8.0 * 2 * half_height / 560))
     display.reset_view()
-    assert type(display.renderer.camera).__name__ == "PerspectiveCamera"
-    assert display.renderer.controls[0] is display.orbit
+    assert type(display.stage.renderer.camera).__name__ == "PerspectiveCamera"
+    assert display.stage.renderer.controls[0] is display.stage.orbit

@@ -12,7 +12,7 @@ from app.display.events import read_event_file
 from app.display.objects3d import PICK_STEP_MM
 from app.display.scene import build_scene
 from app.display.shapes import sample_segments
-from app.display.view import CANVAS_SIZE
+from app.display.stage import CANVAS_SIZE
 
 pytestmark = pytest.mark.browser
 

@@ -6,7 +6,6 @@ import io
 import logging
 import math
 import random
-import time
 from collections.abc import Callable
 from html import escape
 from pathlib import Path
@@ -19,31 +18,18 @@ from app.config import AppConfig
 from app.display import events as event_files
 from app.display import root_files
 from app.display.bridge import SCENE_CLASS, UPLOAD_CLASS, browser_bridge
-from app.display.camera import (
-    DEFAULT_VIEW,
-    FIELD_OF_VIEW_DEG,
-    FRAMED_SYSTEMS,
-    VIEW_DIRECTIONS,
-    moved_out,
-    preset_view,
-)
+from app.display.camera import DEFAULT_VIEW, VIEW_DIRECTIONS
 from app.display.collection_list import collection_list
 from app.display.controls import legend_html
 from app.display.detector_list import detector_list
 from app.display.lego_view import LegoView
 from app.display.object_table import object_table
-from app.display.objects3d import (
-    DrawnLayer,
-    EventDrawing,
-    EventObjects,
-    detector_groups,
-    detector_systems,
-)
+from app.display.objects3d import DrawnLayer, EventDrawing, EventObjects, detector_systems
 from app.display.offline import local_widget_pane
 from app.display.scene import EventScene, Layer, build_scene
 from app.display.selection import Selection
-from app.display.style import BACKGROUND, detector_look, object_colors, with_own_colors
-from app.display.view_cameras import ViewCameras
+from app.display.stage import CANVAS_SIZE, Stage
+from app.display.style import object_colors, with_own_colors
 from app.file_cache import once_per_version
 from app.masterclass.setup import student_card
 from app.masterclass.student import EventChoice
@@ -54,14 +40,9 @@ from app.work import PageWork
 from converters.errors import EventLabError
 
 LOG = logging.getLogger(__name__)
-CANVAS_SIZE = (720, 560)
 # Far larger than the framed view and would crowd the event: starts hidden (one click shows it).
 HIDDEN_SYSTEMS = ("muon system",)
 VIEWS = tuple(VIEW_DIRECTIONS)  # each framed to the detector by `preset_view`
-PICK_PIXELS = 8.0  # how close (in screen pixels, roughly) a click must be to a line
-DRAG_PICK_GAP_S = 0.4  # a pick right after the camera moved is the end of a drag, not a click
-# The page re-sends the camera on a click; shifts this small (relative) are rounding, not a drag.
-CAMERA_STILL = 1e-6
 NO_PICK = (0.0, 0.0, 0.0)  # the picker's point after a click that hits nothing
 JSON_SUFFIXES = (".json", ".json.gz", ".gz")
 UPLOAD_SUFFIXES = (".json", ".gz", ".root")
@@ -74,13 +55,6 @@ HELP = (
 
 # A bundled event file, parsed once per process and version (read-only for the sessions).
 read_bundled_file = once_per_version(maxsize=8)(event_files.read_event_file)
-
-
-def camera_moved(old: Any, new: Any) -> bool:
-    """Whether the camera position changed by more than rounding."""
-    if old is None or new is None:
-        return True
-    return math.dist(old, new) > CAMERA_STILL * max(math.hypot(*new), 1.0)
 
 
 class EventDisplay:
@@ -111,8 +85,8 @@ class EventDisplay:
         self._scene_serial = 0  # counts the scenes shown (a redraw of the same one may be skipped)
         self._drawn_signature: tuple | None = None
         self._updating = False
-        self._camera_moved_at = 0.0
-        self._build_three()
+        self.stage = Stage(HIDDEN_SYSTEMS)
+        self.stage.picker.observe(self._on_pick, names=["point"])
         self._build_widgets()
         self.selection.param.watch(self._on_selection, ["focus", "chosen", "picked_part"])
         self.panel = self._layout()
@@ -120,50 +94,6 @@ class EventDisplay:
             self._open_initial(file, event)
 
     # ------------------------------------------------------------------ building
-    def _build_three(self) -> None:
-        """Camera, lights, detector, event groups, controls, picker and renderer."""
-        import pythreejs as three
-
-        width, height = CANVAS_SIZE
-        position, up = preset_view(DEFAULT_VIEW, width / height)
-        self.camera = three.PerspectiveCamera(
-            position=position,
-            up=up,
-            fov=FIELD_OF_VIEW_DEG,
-            aspect=width / height,
-            near=10,
-            far=200000,
-            children=[three.DirectionalLight(position=[2, 3, 4], intensity=0.55)],
-        )
-        self.detector = detector_groups(HIDDEN_SYSTEMS)
-        self.event_group = three.Group(name="event")
-        self.pick_group = three.Group(name="pickable")
-        self.scene3d = three.Scene(
-            children=[
-                self.camera,
-                three.AmbientLight(intensity=0.7),
-                *(group for group, _ in self.detector.values()),
-                self.event_group,
-                self.pick_group,
-            ],
-            background=BACKGROUND,
-        )
-        self.orbit = three.OrbitControls(controlling=self.camera, target=[0, 0, 0])
-        self.picker = three.Picker(controlling=self.pick_group, event="click")
-        self.renderer = three.Renderer(
-            camera=self.camera,
-            scene=self.scene3d,
-            controls=[self.orbit, self.picker],
-            width=width,
-            height=height,
-            antialias=True,
-        )
-        self.cameras = ViewCameras(self.camera, self.orbit, width / height)
-        self._update_pick_threshold()
-        self.camera.observe(self._on_camera, names=["position"])
-        self.cameras.orthographic.observe(self._on_camera, names=["position", "zoom"])
-        self.picker.observe(self._on_pick, names=["point"])
-
     def _build_widgets(self) -> None:
         """The Panel widgets of the three columns."""
         import panel as pn
@@ -213,7 +143,7 @@ class EventDisplay:
         self.screenshot_button = pn.widgets.Button(label="Screenshot (PNG)", width=140)
         self.screenshot_button.on_click(lambda _event: self.take_screenshot())
         self.canvas = local_widget_pane(
-            self.renderer,
+            self.stage.renderer,
             prefix=self.config.prefix,
             width=CANVAS_SIZE[0],
             height=CANVAS_SIZE[1],
@@ -243,11 +173,13 @@ class EventDisplay:
         self.detector_list = detector_list(
             (
                 (name, systems[name], group.visible, materials[0].opacity if materials else 0.1)
-                for name, (group, materials) in self.detector.items()
+                for name, (group, materials) in self.stage.detector.items()
             ),
             margin=(0, 5),
         )
-        self.detector_list.on_change(self.set_detector_visible, self.set_detector_opacity)
+        self.detector_list.on_change(
+            self.stage.set_detector_visible, self.stage.set_detector_opacity
+        )
         self.detector_card = pn.Card(
             self.detector_list, title="Detector", width=320, collapsed=True, margin=(10, 5)
         )
@@ -593,38 +525,12 @@ class EventDisplay:
             return
         self._drawn_signature = signature
         self.objects = self.drawing.update(drawn)
-        self.event_group.children = tuple(self.objects.visual)
-        self.pick_group.children = tuple(self.objects.pickable)
+        self.stage.show(self.objects.visual, self.objects.pickable)
 
-    # ------------------------------------------------------------------ views and detector
+    # ------------------------------------------------------------------ views
     def set_view(self, name: str) -> None:
         """Move the camera to a preset view (looking at the interaction point)."""
-        position, up = preset_view(name, CANVAS_SIZE[0] / CANVAS_SIZE[1], self.framed_systems())
-        self.camera.up = up
-        self.camera.position = position
-        self.orbit.target = [0.0, 0.0, 0.0]
-        self.camera.lookAt([0.0, 0.0, 0.0])
-        self.cameras.use(name, self.renderer, self.picker, self.framed_systems())
-        self._update_pick_threshold()
-
-    def framed_systems(self) -> tuple[str, ...]:
-        """The systems a preset view shows whole: the inner ones, and any other one shown."""
-        systems = detector_systems()
-        shown = {systems[name] for name, (group, _) in self.detector.items() if group.visible}
-        return FRAMED_SYSTEMS + tuple(sorted(shown - set(FRAMED_SYSTEMS)))
-
-    def _keep_detector_in_view(self) -> None:
-        """Move the camera out when a shown detector group reaches past it (never closer)."""
-        systems = self.framed_systems()
-        if self.renderer.camera is self.cameras.orthographic:
-            self.cameras.frame(self.view_buttons.value, systems)
-        else:
-            aspect = CANVAS_SIZE[0] / CANVAS_SIZE[1]
-            position = moved_out(self.camera.position, self.camera.up, aspect, systems)
-            if position is not None:
-                self.camera.position = position
-                self.camera.lookAt(list(self.orbit.target))
-        self._update_pick_threshold()
+        self.stage.set_view(name)
 
     def reset_view(self) -> None:
         """Back to the default 3D view."""
@@ -633,56 +539,21 @@ class EventDisplay:
         else:
             self.set_view(DEFAULT_VIEW)
 
-    def set_detector_visible(self, group: str, visible: bool) -> None:
-        """Show or hide one detector group (the camera moves out to see it whole)."""
-        self.detector[group][0].visible = visible
-        if visible:
-            self._keep_detector_in_view()
-
-    def set_detector_opacity(self, group: str, opacity: float) -> None:
-        """Change the opacity of one detector group (its outline edges fade with it)."""
-        meshes, materials = self.detector[group]
-        for material in materials:
-            material.opacity = float(opacity)
-        look = detector_look(group, opacity)
-        if look.outline and look.surface:
-            outline = min(1.0, look.outline * float(opacity) / look.surface)
-            for child in meshes.children:
-                if type(child).__name__ == "LineSegments":
-                    child.material.opacity = outline
-
-    def _update_pick_threshold(self) -> None:
-        """Scale the picking distance with the camera distance (about PICK_PIXELS on screen)."""
-        height = CANVAS_SIZE[1]
-        if self.renderer.camera is self.cameras.orthographic:
-            world_per_pixel = self.cameras.world_per_pixel(height)
-        else:
-            distance = float(np.linalg.norm(self.camera.position))
-            world_per_pixel = (
-                2.0 * distance * math.tan(math.radians(self.camera.fov / 2.0)) / height
-            )
-        self.picker.pointThreshold = max(5.0, PICK_PIXELS * world_per_pixel)
-
     # ------------------------------------------------------------------ picking and mass
-    def _on_camera(self, change: Any) -> None:
-        """The camera moved (orbit, zoom or preset)."""
-        if change.name == "zoom" or camera_moved(change.old, change.new):
-            self._camera_moved_at = time.monotonic()
-        self._update_pick_threshold()
-
     def _on_pick(self, change: Any) -> None:
         """A click in the 3D view: show the object under it; shift adds it to the selection."""
         if tuple(change.new) == NO_PICK:
             return
         # The page only reports a pick that differs from the last: forget this one, so that
         # clicking the same spot again is reported too.
-        self.picker.point = NO_PICK
-        if time.monotonic() - self._camera_moved_at < DRAG_PICK_GAP_S:
+        picker = self.stage.picker
+        picker.point = NO_PICK
+        if self.stage.just_dragged():
             return
-        picked = self.resolve_pick(self.picker.object, self.picker.index, self.picker.faceIndex)
+        picked = self.resolve_pick(picker.object, picker.index, picker.faceIndex)
         if picked is None:
             return
-        modifiers = list(self.picker.modifiers or [])
+        modifiers = list(picker.modifiers or [])
         self.focus_object(*picked, add=bool(modifiers and modifiers[0]))
 
     def resolve_pick(self, obj: Any, index: int | None, face: int | None) -> tuple[str, int] | None:
