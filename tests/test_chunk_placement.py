@@ -37,13 +37,8 @@ class RecordingRunner(LocalRunner):
         self.asked: list[list[str | None]] = []
         self.workers = len(set(openers))
 
-    def run(
-        self,
-        function: Callable,
-        arguments: Sequence[tuple],
-        progress: bool = False,
-        places: Sequence[str | None] | None = None,
-    ):
+    def run(self, function: Callable, arguments: Sequence[tuple], progress=False, places=None):
+        """Run as LocalRunner does, noting the places asked for."""
         self.asked.append(list(places or [None] * len(arguments)))
         yield from super().run(function, arguments, progress)
         if function.__name__ == "input_layout":
