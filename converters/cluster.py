@@ -139,10 +139,14 @@ class DaskRunner:
             self.client.cancel([future for future in futures if not future.done()])
 
     def workers_of(self, futures: list) -> list[str | None]:
-        """The worker holding each finished future's result (None for the others)."""
+        """The worker holding each finished future's result (None for the others, or for all
+        when the scheduler cannot say: a place is only a preference)."""
         if not futures:
             return []
-        holders = self.client.who_has(futures)
+        try:
+            holders = self.client.who_has(futures)
+        except Exception:  # the run's results are in; a lost connection shows in the next step
+            return [None] * len(futures)
         return [next(iter(holders.get(future.key, ())), None) for future in futures]
 
 

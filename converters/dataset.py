@@ -3,8 +3,7 @@ Phoenix JSON), or one file joined from them.
 
 The inputs are opened where the work runs (their entries and cluster boundaries come back),
 cut into chunks at cluster boundaries, and each chunk is written as one part by whoever computes
-it, preferably the worker that opened its input and keeps it open (opening a PHYSLITE file reads
-the metadata of its 1,700 branches: about 45 ms, a quarter of a 5,000-entry chunk's work).
+it, preferably the worker that opened its input and keeps it open (see open_inputs.py).
 The manifest keeps the inputs, entry ranges, events and status of every part: a rerun of the
 same command does only the parts not yet written, a failed part is retried once and then named
 with its error, and the run fails (non-zero exit) while any part is missing.
@@ -24,7 +23,8 @@ import numpy as np
 
 from converters.errors import EventLabError, SelectionError
 from converters.manifest import Manifest, part_files, read_manifest
-from converters.parts import Chunk, ColumnsJob, DisplayJob, PartResult, open_source, write_part
+from converters.open_inputs import borrowed_source
+from converters.parts import Chunk, ColumnsJob, DisplayJob, PartResult, write_part
 from converters.pipeline import entries_by_cluster
 from converters.read import chunk_ranges
 from converters.selection import Selection
@@ -53,16 +53,16 @@ class DatasetSummary:
 
 def input_layout(name: str, job: Job) -> dict:
     """An input's entries and cluster boundaries (and, for --event-numbers, the matches)."""
-    source = open_source(name, job.planner)
     selection = job.selection
-    layout = {
-        "entries": source.num_entries,
-        "boundaries": source.cluster_boundaries().tolist(),
-        "skipped": list(source.skipped),
-    }
-    if selection.event_numbers:
-        matches = np.flatnonzero(selection.number_mask(source.event_numbers()))
-        layout["matches"] = matches.tolist()
+    with borrowed_source(name, job.planner) as source:
+        layout = {
+            "entries": source.num_entries,
+            "boundaries": source.cluster_boundaries().tolist(),
+            "skipped": list(source.skipped),
+        }
+        if selection.event_numbers:
+            matches = np.flatnonzero(selection.number_mask(source.event_numbers()))
+            layout["matches"] = matches.tolist()
     return layout
 
 

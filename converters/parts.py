@@ -11,9 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import threading
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,14 +21,12 @@ import numpy as np
 import pyarrow as pa
 
 from converters.columns import arrow_table, columns
+from converters.open_inputs import borrowed_source
 from converters.pipeline import PARQUET_OPTIONS, atomic_output, expression_mask, unique_keys
 from converters.read import EventBatch, EventSource, columns_plan, default_plan
 from converters.selection import Selection
 
 READ_ENTRIES = 5000  # entries read at once within a chunk
-# Inputs kept open per thread for their next chunks: an open PHYSLITE file holds about 2 MB
-# (the branches' metadata, no arrays), a file handle or connection, and saves 45 ms.
-OPEN_SOURCES = 32
 
 
 def described(selection: Selection) -> dict:
@@ -109,25 +105,24 @@ class DisplayJob:
         """Convert one chunk's selected events and write them to `path` as one JSON object."""
         from converters.phoenix import event_keys, json_members, write_members
 
-        source = open_source(chunk.source, self.planner)
-        bytes_before = source.bytes_read
         seen: set[str] = set()
         found: set[int] = set()
-        with path.open("wb") as out:
+        with borrowed_source(chunk.source, self.planner) as source, path.open("wb") as out:
+            bytes_before = source.bytes_read
             out.write(b"{\n")
             for batch in selected_chunk_batches(source, chunk, self, found):
                 first = not seen
                 keys = unique_keys(event_keys(batch), seen, len(seen))
                 write_members(json_members(keys, batch, self.metadata, first=first), out)
             out.write(b"\n}\n")
-        return PartResult(
-            chunk.name,
-            len(seen),
-            chunk.stop - chunk.start,
-            source.bytes_read - bytes_before,
-            sorted(found),
-            list(source.skipped),
-        )
+            return PartResult(
+                chunk.name,
+                len(seen),
+                chunk.stop - chunk.start,
+                source.bytes_read - bytes_before,
+                sorted(found),
+                list(source.skipped),
+            )
 
     def events_in(self, path: Path) -> int:
         """Events of a written part."""
@@ -207,28 +202,16 @@ class PartResult:
     skipped: list[str]
 
 
-_sources: dict[int, OrderedDict[tuple[str, Callable], EventSource]] = {}
-_sources_lock = threading.Lock()
-
-
-def open_source(name: str, planner: Callable = columns_plan) -> EventSource:
-    """The input opened with `planner`'s branches, kept open for this thread's next chunks."""
-    with _sources_lock:
-        opened = _sources.setdefault(threading.get_ident(), OrderedDict())
-    key = (name, planner)
-    if key in opened:
-        opened.move_to_end(key)
-        return opened[key]
-    source = EventSource(name, planner=planner)
-    opened[key] = source
-    while len(opened) > OPEN_SOURCES:
-        opened.popitem(last=False)
-    return source
-
-
 def chunk_table(chunk: Chunk, job: ColumnsJob) -> tuple[pa.Table, PartResult]:
     """The selected events' columns of one chunk (max_events does not apply: see dataset.py)."""
-    source = open_source(chunk.source)
+    with borrowed_source(chunk.source, job.planner) as source:
+        return source_chunk_table(source, chunk, job)
+
+
+def source_chunk_table(
+    source: EventSource, chunk: Chunk, job: ColumnsJob
+) -> tuple[pa.Table, PartResult]:
+    """The selected events' columns of one chunk of the open `source`."""
     bytes_before = source.bytes_read
     selection = job.selection
     tables, found = [], set()

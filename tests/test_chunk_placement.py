@@ -6,12 +6,15 @@ so a chunk computed elsewhere than where its input was opened pays that again.
 
 from __future__ import annotations
 
+import os
 import shutil
+import threading
 from collections.abc import Callable, Sequence
 
 import pytest
 from conftest import PROJECT_ROOT, dask_client
 
+from converters import open_inputs
 from converters.cluster import DaskRunner, LocalRunner
 from converters.dataset import shared_out, write_dataset
 from converters.parts import ColumnsJob
@@ -95,3 +98,45 @@ def test_the_dask_runner_runs_each_task_at_its_place_and_says_where():
         assert [where[index] for index in range(8)] == places[:8]
         assert runner.ran_on == [where[index] for index in range(len(places))]
         assert runner.ran_on[8] in (first, second)
+
+
+def test_a_run_opens_each_input_once(inputs, tmp_path, monkeypatch):
+    opened = []
+
+    class CountedSource(open_inputs.EventSource):
+        def __init__(self, name, **options):
+            opened.append(name)
+            super().__init__(name, **options)
+
+    monkeypatch.setattr(open_inputs, "EventSource", CountedSource)
+    more = inputs + [str(shutil.copy(TOY, tmp_path / f"more{index}.root")) for index in range(2)]
+    summary = write_dataset(more, tmp_path / "out", ColumnsJob(limits=LIMITS), LocalRunner(), CHUNK)
+    assert summary.parts == 18
+    assert sorted(opened) == sorted(more)  # to plan its chunks, then kept for them
+
+
+def test_threads_share_the_kept_sources_and_a_replaced_file_is_opened_anew(tmp_path):
+    path = str(shutil.copy(TOY, tmp_path / "toy.root"))
+    # While one is in use, another is opened; both are kept afterwards.
+    with open_inputs.borrowed_source(path) as first, open_inputs.borrowed_source(path) as second:
+        assert second is not first
+    seen = []
+    thread = threading.Thread(target=lambda: seen.append(borrow_and_return(path)))
+    thread.start()
+    thread.join()
+    assert seen[0] in (first, second)  # another thread takes one that is kept
+    os.utime(path, ns=(0, 0))  # the file replaced under the same name
+    assert borrow_and_return(path) not in (first, second)
+
+
+def test_a_source_that_failed_is_not_kept(tmp_path):
+    path = str(shutil.copy(TOY, tmp_path / "toy.root"))
+    with pytest.raises(RuntimeError), open_inputs.borrowed_source(path) as failed:
+        raise RuntimeError("a damaged basket")
+    assert borrow_and_return(path) is not failed
+
+
+def borrow_and_return(path: str):
+    """The source a chunk of `path` would work with now."""
+    with open_inputs.borrowed_source(path) as source:
+        return source
