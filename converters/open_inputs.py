@@ -63,9 +63,3 @@ def keep(key: Key, source: EventSource) -> None:
             _idle[oldest].pop(0)
             if not _idle[oldest]:
                 del _idle[oldest]
-
-
-def kept_count() -> int:
-    """How many open sources this process keeps now."""
-    with _lock:
-        return sum(map(len, _idle.values()))

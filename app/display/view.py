@@ -127,7 +127,7 @@ class EventDisplay:
         self.bridge = browser_bridge(self._on_browser_action)
 
         self.view_buttons = pn.widgets.RadioButtonGroup(options=list(VIEWS), value=DEFAULT_VIEW)
-        self.view_buttons.param.watch(lambda event: self.set_view(event.new), "value")
+        self.view_buttons.param.watch(lambda event: self.stage.set_view(event.new), "value")
         self.reset_button = pn.widgets.Button(label="Reset view", width=95)
         self.reset_button.on_click(lambda _event: self.reset_view())
         self.color_mode = pn.widgets.RadioButtonGroup(
@@ -528,16 +528,12 @@ class EventDisplay:
         self.stage.show(self.objects.visual, self.objects.pickable)
 
     # ------------------------------------------------------------------ views
-    def set_view(self, name: str) -> None:
-        """Move the camera to a preset view (looking at the interaction point)."""
-        self.stage.set_view(name)
-
     def reset_view(self) -> None:
         """Back to the default 3D view."""
         if self.view_buttons.value != DEFAULT_VIEW:
             self.view_buttons.value = DEFAULT_VIEW
         else:
-            self.set_view(DEFAULT_VIEW)
+            self.stage.set_view(DEFAULT_VIEW)
 
     # ------------------------------------------------------------------ picking and mass
     def _on_pick(self, change: Any) -> None:
